@@ -1,0 +1,231 @@
+"""The ``seq2seq-lasagne`` command.
+
+Subcommands: ``train``, ``translate``, ``reproduce``, ``doctor`` and
+``characters``.  Bad input of any kind ends with one ``seq2seq-lasagne:
+error: ...`` line on stderr and exit code 2.
+"""
+import argparse
+import os
+import sys
+
+PROG = 'seq2seq-lasagne'
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user; reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _int(text):
+    """An integer that may be written as 3e5 (the notebook's style)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a number' % text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError('%r is not a whole number' % text)
+    return int(value)
+
+
+def _add_run_options(p, samples_help):
+    from .models import ENCODERS, MERGES
+    p.add_argument('--samples', type=_int, default=None, help=samples_help)
+    p.add_argument('--min-digits', type=_int, default=20,
+                   help='shortest target in digits (default 20)')
+    p.add_argument('--max-digits', type=_int, default=20,
+                   help='longest target in digits (default 20)')
+    p.add_argument('--batch-size', type=_int, default=100)
+    p.add_argument('--val-size', type=_int, default=5000,
+                   help='validation set size (default 5000)')
+    p.add_argument('--val-interval', type=_int, default=5000,
+                   help='validate every N samples (default 5000)')
+    p.add_argument('--encoder', choices=ENCODERS, default='gru',
+                   help='gru (the notebook) or bidirectional (exercise 3)')
+    p.add_argument('--merge', choices=MERGES, default='concat',
+                   help='how a bidirectional encoder merges its GRUs')
+    p.add_argument('--target-mask', action='store_true', default=None,
+                   help='mask padded targets in cost and accuracy (always '
+                        'on when --min-digits < --max-digits)')
+    p.add_argument('--unroll-scan', action='store_true',
+                   help='attention decoder: unroll its steps instead of '
+                        'theano.scan')
+    p.add_argument('--no-progress', action='store_true',
+                   help='hide the progress bar')
+
+
+def make_parser():
+    from .models import MODELS
+    parser = _Parser(prog=PROG, description='The Theano/Lasagne RNN '
+                     'encoder-decoder lab: spelled digits to digits.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND',
+                                parser_class=_Parser)
+
+    p = sub.add_parser('train', help='train one model into --out DIR')
+    p.add_argument('--model', default='baseline',
+                   help='%s (default baseline)' % ' or '.join(MODELS))
+    p.add_argument('--seed', type=_int, default=0)
+    p.add_argument('--out', required=True, help='run directory')
+    p.add_argument('--fresh', action='store_true',
+                   help='ignore a checkpoint in --out and start again')
+    _add_run_options(p, 'samples to train on (default: the notebook\'s, '
+                        '3e5 baseline, 1.5e5 attention)')
+
+    p = sub.add_parser('translate', help='translate spelled digits with a '
+                       'trained model')
+    p.add_argument('--params', required=True,
+                   help='run directory written by train')
+    p.add_argument('text', nargs='+', help='e.g. "one two five"')
+    p.add_argument('--heatmap', metavar='PNG',
+                   help='attention model: save the heatmap of the (first) '
+                        'input here')
+    p.add_argument('--show-attention', action='store_true',
+                   help='attention model: print a text heatmap')
+
+    p = sub.add_parser('reproduce', help='train both models at the '
+                       'notebook\'s settings and write a report')
+    p.add_argument('--out', required=True)
+    p.add_argument('--seeds', type=_int, nargs='+', default=[0, 1, 2, 3, 4])
+    p.add_argument('--models', nargs='+', default=list(MODELS),
+                   choices=MODELS)
+    p.add_argument('--samples', type=_int, default=None,
+                   help='override the notebook\'s sample counts (quick '
+                        'checks only)')
+    p.add_argument('--no-progress', action='store_true')
+
+    sub.add_parser('doctor', help='report the Theano stack and run a tiny '
+                   'function and one attention training step')
+    sub.add_parser('characters', help='print the character table')
+    return parser
+
+
+def _cmd_train(args):
+    from .experiment import RunSettings, train_run
+    from .models import MODELS
+    if args.model not in MODELS:
+        raise UsageError('unknown model %r (choose from %s)'
+                         % (args.model, ', '.join(MODELS)))
+    try:
+        settings = RunSettings(
+            model=args.model, samples=args.samples, seed=args.seed,
+            min_digits=args.min_digits, max_digits=args.max_digits,
+            batch_size=args.batch_size, val_size=args.val_size,
+            val_interval=args.val_interval, encoder=args.encoder,
+            merge=args.merge, target_mask=args.target_mask,
+            unroll_scan=args.unroll_scan)
+    except ValueError as exc:
+        raise UsageError(str(exc))
+    _check_out_dir(args.out)
+    metrics = train_run(args.out, settings, resume=not args.fresh,
+                        progress=not args.no_progress,
+                        log=lambda m: print(m, file=sys.stderr))
+    print('%s: %d samples, final validation accuracy %.4f (best %.4f); '
+          'wrote %s' % (settings.model, metrics['samples_processed'],
+                        metrics['val_accuracy'],
+                        metrics['best_val_accuracy'], args.out))
+    return 130 if metrics['interrupted'] else 0
+
+
+def _check_out_dir(path):
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError('--out %s exists and is not a directory' % path)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError('--out %s: parent directory %s does not exist'
+                         % (path, parent))
+
+
+def _cmd_translate(args):
+    from .checkpoint import ParamsError
+    from .data_generator import parse_spelled
+    texts = []
+    for text in args.text:
+        try:
+            texts.append(parse_spelled(text))
+        except ValueError as exc:
+            raise UsageError(str(exc))
+    try:
+        from .experiment import Translator
+        translator = Translator(args.params)
+    except ParamsError as exc:
+        raise UsageError(str(exc))
+    too_long = [d for _, d in texts if len(d) > translator.max_digits]
+    if too_long:
+        raise UsageError('input has %d digits; this model decodes at most %d'
+                         % (len(too_long[0]), translator.max_digits))
+    wants_attention = args.heatmap or args.show_attention
+    if wants_attention and translator.model.kind != 'attention':
+        raise UsageError('--heatmap/--show-attention need an attention '
+                         'model; %s holds a %s model'
+                         % (args.params, translator.model.kind))
+    results = translator.translate([spelled for spelled, _ in texts])
+    for result in results:
+        print(result['output'])
+        if args.show_attention:
+            from .plotting import attention_text_heatmap
+            print(attention_text_heatmap(result['alpha'], result['input'],
+                                         result['output']))
+    if args.heatmap:
+        from .plotting import plot_attention_heatmap
+        first = results[0]
+        plot_attention_heatmap(first['alpha'], first['input'],
+                               first['output'], args.heatmap,
+                               title='"%s"' % first['input'])
+    return 0
+
+
+def _cmd_reproduce(args):
+    from .reproduce import reproduce
+    _check_out_dir(args.out)
+    if args.samples is not None and args.samples < 0:
+        raise UsageError('--samples must not be negative')
+    report = reproduce(args.out, seeds=args.seeds, models=args.models,
+                       samples=args.samples, progress=not args.no_progress,
+                       log=lambda m: print(m, file=sys.stderr))
+    print('wrote %s' % report)
+    return 0
+
+
+def _cmd_doctor(args):
+    from .doctor import run_doctor
+    return run_doctor()
+
+
+def _cmd_characters(args):
+    from .data_generator import print_valid_characters
+    print_valid_characters()
+    return 0
+
+
+def main(argv=None):
+    """Entry point of the ``seq2seq-lasagne`` command; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+    """
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        # Importing the package applies the compatibility fixes first.
+        import seq2seq_lasagne  # noqa: F401
+        handler = globals()['_cmd_' + args.command]
+        return handler(args)
+    except UsageError as exc:
+        print('%s: error: %s' % (PROG, exc), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print('%s: interrupted' % PROG, file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``seq2seq-lasagne doctor``: what the Theano stack is, and does it work.
+
+Prints versions, the compatibility fixes applied, the Theano flags that
+matter (device, floatX, BLAS, compile dir), the GPU backend's libraries,
+then compiles and runs a tiny function and one attention training step on
+the configured device.  Returns non-zero with a one-line reason when the
+configured device cannot be used.
+"""
+import ctypes.util
+import importlib
+import platform
+import sys
+import time
+
+__all__ = ['run_doctor', 'stack_report', 'cuda_libraries']
+
+CUDA_LIBRARIES = ('cuda', 'nvrtc', 'cublas', 'cudnn')
+
+
+def _version(module_name):
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # pygpu raises more than ImportError
+        return 'not available (%s)' % str(exc).splitlines()[0][:80]
+    return getattr(module, '__version__', 'installed')
+
+
+def cuda_libraries():
+    """Which CUDA libraries the dynamic loader finds, by short name.
+
+    Returns
+    -------
+    dict
+        ``{'cuda': 'libcuda.so.1' or None, 'nvrtc': ..., ...}``.
+    """
+    return {name: ctypes.util.find_library(name) for name in CUDA_LIBRARIES}
+
+
+def stack_report():
+    """The stack as ``(label, value)`` rows (imports Theano)."""
+    import seq2seq_lasagne
+    import theano
+    config = theano.config
+    blas = config.blas.ldflags
+    rows = [
+        ('python', platform.python_version()),
+        ('seq2seq_lasagne', seq2seq_lasagne.__version__),
+        ('theano', theano.__version__),
+        ('lasagne', _version('lasagne')),
+        ('numpy', _version('numpy')),
+        ('scipy', _version('scipy')),
+        ('pygpu (libgpuarray)', _version('pygpu')),
+        ('compat fixes', '; '.join(seq2seq_lasagne.compat.changes())
+         or 'none (all flags set by the user)'),
+        ('device', config.device),
+        ('floatX', config.floatX),
+        ('blas.ldflags', blas if blas else '(empty: BLAS through NumPy)'),
+        ('compiledir', config.compiledir),
+        ('cxx', config.cxx or '(none: Python implementations only)'),
+    ]
+    found = cuda_libraries()
+    rows.append(('CUDA libraries', ', '.join(
+        '%s=%s' % (k, v or 'missing') for k, v in found.items())))
+    return rows
+
+
+def _tiny_function():
+    import numpy as np
+    import theano
+    import theano.tensor as T
+    x = T.matrix('x')
+    f = theano.function([x], T.dot(x, x.T).sum() + 1)
+    value = f(np.ones((3, 4), dtype=theano.config.floatX))
+    if abs(float(value) - 37.0) > 1e-4:
+        raise RuntimeError('tiny function returned %r instead of 37' % value)
+    return f
+
+
+def _attention_step():
+    import numpy as np
+    from .data_generator import get_batch
+    from .training import Trainer, build_seeded
+    trainer = Trainer(build_seeded('attention', 0, max_digits=3))
+    x, xmask, y, ymask, _, _ = get_batch(
+        8, 3, 3, rng=np.random.RandomState(0))
+    cost, _ = trainer.train_step(x, xmask, y)
+    if not np.isfinite(cost):
+        raise RuntimeError('attention training step gave cost %r' % cost)
+    return cost
+
+
+def run_doctor(out=sys.stdout):
+    """Print the report and run the checks; returns the exit code."""
+    try:
+        rows = stack_report()
+    except Exception as exc:
+        print('doctor: Theano could not start: %s'
+              % str(exc).strip().splitlines()[-1][:300], file=out)
+        return 1
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print('%-*s  %s' % (width, label, value), file=out)
+    import theano
+    device = theano.config.device
+    start = time.perf_counter()
+    try:
+        _tiny_function()
+        print('%-*s  ok (%.1f s)' % (width, 'tiny function',
+                                    time.perf_counter() - start), file=out)
+        start = time.perf_counter()
+        cost = _attention_step()
+        print('%-*s  ok, cost %.4f (%.1f s incl. compile)'
+              % (width, 'attention step', cost,
+                 time.perf_counter() - start), file=out)
+    except Exception as exc:
+        print('doctor: device %s cannot be used: %s'
+              % (device, str(exc).strip().splitlines()[-1][:300]), file=out)
+        return 1
+    print('doctor: all checks passed on %s' % device, file=out)
+    return 0

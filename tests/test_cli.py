@@ -1,0 +1,126 @@
+"""The command line: bad input gives one error line and exit code 2."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seq2seq_lasagne.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_usage_error(capsys, argv, *needles):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2, (argv, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith('seq2seq-lasagne: error: ')
+    assert 'Traceback' not in err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.fixture(scope='module')
+def trained_dir(tmp_path_factory, short_baseline):
+    """A tiny baseline run directory, trained through the CLI code path."""
+    from seq2seq_lasagne.experiment import RunSettings, train_run
+    run_dir = str(tmp_path_factory.mktemp('run'))
+    train_run(run_dir, RunSettings(samples=500, min_digits=3, max_digits=3,
+                                   val_size=50, val_interval=500),
+              trainer=short_baseline, progress=False)
+    return run_dir
+
+
+@pytest.mark.parametrize('argv, needles', [
+    (['train', '--model', 'transformer', '--out', 'x'],
+     ['unknown model', 'transformer']),
+    (['train', '--samples', '-5', '--out', 'x'], ['samples', '-5']),
+    (['train', '--samples', 'lots', '--out', 'x'], ['lots']),
+    (['train', '--min-digits', '5', '--max-digits', '3', '--out', 'x'],
+     ['min-digits', 'max-digits']),
+    (['train', '--batch-size', '0', '--out', 'x'], ['batch-size']),
+    (['train', '--val-interval', '150', '--out', 'x'], ['val-interval']),
+    (['train', '--encoder', 'cnn', '--out', 'x'], ['encoder']),
+    (['train'], ['--out']),
+    (['train', '--out', 'no/such/parent/dir'], ['parent directory']),
+    (['bogus'], ['bogus']),
+    (['translate', '--params', 'nowhere', 'one'], ['nowhere']),
+])
+def test_train_and_usage_errors(capsys, argv, needles):
+    assert_usage_error(capsys, argv, *needles)
+
+
+def test_translate_input_errors(capsys, trained_dir):
+    assert_usage_error(capsys, ['translate', '--params', trained_dir, '  '],
+                       'empty')
+    assert_usage_error(capsys, ['translate', '--params', trained_dir,
+                                'one twelve'], "'twelve'")
+    assert_usage_error(capsys, ['translate', '--params', trained_dir,
+                                'one two three four'], 'at most 3')
+    assert_usage_error(capsys, ['translate', '--params', trained_dir,
+                                '--heatmap', 'x.png', 'one'],
+                       'attention model')
+
+
+def test_translate_bad_parameter_files(capsys, trained_dir, tmp_path):
+    import shutil
+    run = tmp_path / 'run'
+    shutil.copytree(trained_dir, run)
+    (run / 'params.npz').write_bytes(b'not a zip file')
+    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
+                       'corrupt')
+    (run / 'params.npz').unlink()
+    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
+                       'missing')
+    shutil.copy(os.path.join(trained_dir, 'params.npz'), run)
+    config = json.loads((run / 'config.json').read_text())
+    config['num_units_dec'] = 7
+    (run / 'config.json').write_text(json.dumps(config))
+    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
+                       'shape')
+    config['model'] = 'rnn'
+    (run / 'config.json').write_text(json.dumps(config))
+    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
+                       'rnn')
+    (run / 'config.json').write_text('{broken')
+    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
+                       'corrupt')
+
+
+def test_translate_prints_decoded_digits(capsys, trained_dir,
+                                         short_baseline):
+    code, out, err = run_cli(capsys, 'translate', '--params', trained_dir,
+                             'one two five', 'nine')
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert line and set(line) <= set('0123456789#')
+        assert '#' not in line[:-1]  # decoding stops at the stop symbol
+    # the same as the model's own argmax
+    from seq2seq_lasagne.data_generator import decode_prediction, encode_batch
+    x, m = encode_batch(['one two five', 'nine'])
+    from seq2seq_lasagne.experiment import Translator
+    output = Translator(trained_dir).trainer.evaluate(x, m)['output']
+    assert lines == [decode_prediction(r) for r in np.argmax(output, -1)]
+
+
+def test_characters_command(capsys):
+    code, out, _ = run_cli(capsys, 'characters')
+    assert code == 0 and out.startswith('Number of valid characters: 27\n')
+
+
+def test_console_script_reports_errors_without_traceback():
+    script = os.path.join(os.path.dirname(sys.executable), 'seq2seq-lasagne')
+    proc = subprocess.run([script, 'train', '--samples', '-1', '--out', 'x'],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count('\n') == 0
+    assert 'samples' in proc.stderr and 'Traceback' not in proc.stderr

@@ -1,0 +1,90 @@
+"""The compatibility module: fills only missing flags, fixes the imports."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from seq2seq_lasagne import compat
+
+
+def run_python(code, **env_changes):
+    env = dict(os.environ)
+    env.pop('THEANO_FLAGS', None)
+    env.update(env_changes)
+    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()
+
+
+REPORT = '''
+import os, seq2seq_lasagne, theano
+print(theano.config.floatX)
+print(repr(theano.config.blas.ldflags))
+print(os.environ.get('THEANO_FLAGS'))
+print(seq2seq_lasagne.compat.changes())
+'''
+
+
+def test_fills_missing_flags_and_restores_environment(tmp_path):
+    floatx, ldflags, env, changes = run_python(
+        REPORT, THEANORC=str(tmp_path / 'none'))
+    assert floatx == 'float32'
+    assert 'openblas' in ldflags
+    assert env == 'None'  # child processes see the user's flags, not ours
+    assert 'floatX=float32' in changes
+
+
+def test_keeps_flags_set_in_theano_flags(tmp_path):
+    floatx, ldflags, env, changes = run_python(
+        REPORT, THEANO_FLAGS='floatX=float64,blas.ldflags=',
+        THEANORC=str(tmp_path / 'none'))
+    assert floatx == 'float64' and ldflags == "''"
+    assert env == 'floatX=float64,blas.ldflags='
+    assert 'floatX' not in changes and 'blas.ldflags' not in changes
+
+
+def test_keeps_flags_set_in_theanorc(tmp_path):
+    rc = tmp_path / 'theanorc'
+    rc.write_text('[global]\nfloatX = float64\n\n[blas]\nldflags =\n')
+    floatx, ldflags, _, _ = run_python(REPORT, THEANORC=str(rc))
+    assert floatx == 'float64' and ldflags == "''"
+
+
+def test_user_flags_parser(tmp_path):
+    rc = tmp_path / 'rc'
+    rc.write_text('[global]\ndevice = cpu\n[gpuarray]\npreallocate = 0.5\n')
+    names = compat.user_flags({'THEANO_FLAGS': 'floatX=float32, mode=FAST_RUN',
+                               'THEANORC': str(rc)})
+    assert names == {'floatX', 'mode', 'device', 'gpuarray.preallocate'}
+
+
+def test_plain_theano_and_lasagne_work_after_import():
+    # Lasagne 0.1's pooling layers import theano.tensor.signal.downsample;
+    # the notebook's own layer code runs unmodified.
+    import lasagne
+    import theano
+    import theano.tensor as T
+    l_in = lasagne.layers.InputLayer((None, 1, 4, 4))
+    l_pool = lasagne.layers.MaxPool2DLayer(l_in, pool_size=2)
+    x = T.tensor4()
+    f = theano.function([x], lasagne.layers.get_output(l_pool, x))
+    value = np.arange(16, dtype='float32').reshape(1, 1, 4, 4)
+    np.testing.assert_array_equal(f(value)[0, 0], [[5, 7], [13, 15]])
+
+
+def test_scan_runs_its_python_loop():
+    import theano
+    import theano.tensor as T
+    assert sys.modules['theano.scan_module.scan_perform_ext'] is None
+    k = T.iscalar()
+    result, _ = theano.scan(lambda prev: prev * 2, outputs_info=T.ones(()),
+                            n_steps=k)
+    assert theano.function([k], result[-1])(5) == 32
+
+
+def test_apply_is_idempotent():
+    before = compat.changes()
+    assert compat.apply() == before

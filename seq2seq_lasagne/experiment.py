@@ -18,7 +18,8 @@ from .checkpoint import (load_checkpoint, save_checkpoint,
                          save_params, write_json)
 from .data_generator import decode_prediction, get_batch
 from .training import (DEFAULT_SAMPLES, RunState, Trainer,
-                       accuracy_per_position, build_seeded, fit, seeded_rngs)
+                       accuracy_per_position, attention_diagonal,
+                       build_seeded, fit, seeded_rngs)
 
 __all__ = ['RunSettings', 'train_run', 'load_metrics', 'Translator']
 
@@ -161,6 +162,8 @@ def _write_outputs(run_dir, settings, trainer, state, validation,
                                      if state.train_seconds else None),
         'theano': _theano_settings(),
     }
+    if result is not None and result['alpha'] is not None:
+        metrics['attention_diagonal'] = attention_diagonal(result['alpha'])
     write_json(os.path.join(run_dir, 'metrics.json'), metrics)
     return metrics
 

@@ -11,7 +11,8 @@ import theano.tensor as T
 from .data_generator import NUM_INPUTS, NUM_OUTPUTS
 from .layers import RepeatLayer
 
-__all__ = ['Seq2SeqModel', 'build_encoder', 'build_baseline', 'build_model',
+__all__ = ['Seq2SeqModel', 'build_encoder', 'build_baseline',
+           'build_attention', 'build_model',
            'MODELS', 'ENCODERS', 'MERGES']
 
 MODELS = ('baseline', 'attention')
@@ -41,14 +42,18 @@ class Seq2SeqModel(object):
         Embedding, encoder, decoder and output layers.  ``l_out`` gives
         (batch, n_decodesteps, NUM_OUTPUTS).
     layers : dict
-        Every named layer by name, in build order.
+        Every layer by variable name (as in the notebook), in build order.
+    printed : list of str
+        The layers whose shapes the notebook prints, in its order.
     """
 
-    def __init__(self, kind, config, x_sym, y_sym, xmask_sym, layers):
+    def __init__(self, kind, config, x_sym, y_sym, xmask_sym, layers,
+                 printed):
         self.kind = kind
-        self.config = dict(config)
+        self.config = dict(config, model=kind)
         self.x_sym, self.y_sym, self.xmask_sym = x_sym, y_sym, xmask_sym
         self.layers = layers
+        self.printed = list(printed)
         for name in ('l_in', 'l_mask_enc', 'l_emb', 'l_enc', 'l_dec',
                      'l_out'):
             setattr(self, name, layers[name])
@@ -78,11 +83,10 @@ class Seq2SeqModel(object):
         Returns
         -------
         list of tuple
-            One shape per layer in :attr:`layers` order after the inputs.
+            One shape per layer of :attr:`printed`.
         """
         import theano
-        shown = [l for n, l in self.layers.items()
-                 if n not in ('l_in', 'l_mask_enc') and n[0] != '_']
+        shown = [self.layers[name] for name in self.printed]
         fn = theano.function([self.x_sym, self.xmask_sym],
                              [self.get_output(l) for l in shown],
                              on_unused_input='ignore')
@@ -197,7 +201,7 @@ def build_baseline(num_units_enc=10, num_units_dec=10, max_digits=20,
         (B*D, U), ``l_softmax`` (B*D, 11), ``l_out`` (B, D, 11), with
         ``D = max_digits + 1``.
     """
-    config = dict(model='baseline', num_units_enc=num_units_enc,
+    config = dict(num_units_enc=num_units_enc,
                   num_units_dec=num_units_dec, max_digits=max_digits,
                   encoder=encoder, merge=merge)
     x_sym, y_sym, xmask_sym, l_in, l_mask_enc, l_emb = _inputs()
@@ -210,17 +214,62 @@ def build_baseline(num_units_enc=10, num_units_dec=10, max_digits=20,
                   l_enc=l_enc, l_last_hid=l_last_hid, l_in_rep=l_in_rep,
                   l_dec=l_dec, l_reshape=l_reshape, l_softmax=l_softmax,
                   l_out=l_out)
-    return Seq2SeqModel('baseline', config, x_sym, y_sym, xmask_sym, layers)
+    printed = [name for name in layers if name not in ('l_in', 'l_mask_enc')]
+    return Seq2SeqModel('baseline', config, x_sym, y_sym, xmask_sym, layers,
+                        printed)
+
+
+def build_attention(num_units_enc=10, num_units_dec=10, aln_num_units=20,
+                    max_digits=20, encoder='gru', merge='concat',
+                    unroll_scan=False):
+    """GRU encoder -> LSTM decoder attending over it -> softmax.
+
+    Parameters
+    ----------
+    num_units_enc, num_units_dec : int
+        Encoder GRU and decoder LSTM sizes.
+    aln_num_units : int
+        Size of the alignment (attention) network.
+    max_digits : int
+        The decoder runs ``max_digits + 1`` steps.
+    encoder, merge : str
+        See :func:`build_encoder`.
+    unroll_scan : bool
+        Unroll the decoder's steps instead of ``theano.scan``.
+
+    Returns
+    -------
+    Seq2SeqModel
+        Layers ``l_emb`` (B, L, 27), ``l_enc`` (B, L, E), ``l_dec``
+        (B, D, E) context vectors, ``l_reshape`` (B*D, E), ``l_softmax``
+        (B*D, 11), ``l_out`` (B, D, 11), with ``D = max_digits + 1``.
+        After ``get_output``, ``l_dec.alpha`` holds the attention weights
+        (B, D, L).
+    """
+    from .layers import LSTMAttentionDecodeFeedbackLayer
+    config = dict(num_units_enc=num_units_enc, num_units_dec=num_units_dec,
+                  aln_num_units=aln_num_units, max_digits=max_digits,
+                  encoder=encoder, merge=merge, unroll_scan=unroll_scan)
+    x_sym, y_sym, xmask_sym, l_in, l_mask_enc, l_emb = _inputs()
+    l_enc, _ = build_encoder(l_emb, l_mask_enc, num_units_enc, encoder,
+                             merge)
+    # As in the notebook, the decoder sees the encoder states but not the
+    # input mask (the layer's mask_input stays None).
+    l_dec = LSTMAttentionDecodeFeedbackLayer(
+        l_enc, num_units=num_units_dec, aln_num_units=aln_num_units,
+        n_decodesteps=max_digits + 1, unroll_scan=unroll_scan,
+        name='LSTMDecoder')
+    l_reshape, l_softmax, l_out = _softmax_output(l_dec, x_sym, NUM_OUTPUTS)
+    layers = dict(l_in=l_in, l_mask_enc=l_mask_enc, l_emb=l_emb,
+                  l_enc=l_enc, l_dec=l_dec, l_reshape=l_reshape,
+                  l_softmax=l_softmax, l_out=l_out)
+    return Seq2SeqModel('attention', config, x_sym, y_sym, xmask_sym,
+                        layers, ['l_emb', 'l_enc', 'l_dec', 'l_out'])
 
 
 def build_model(model='baseline', **config):
     """Build a network by name; ``config`` goes to its builder."""
-    builders = {'baseline': build_baseline}
-    try:
-        from .models_attention import build_attention
-        builders['attention'] = build_attention
-    except ImportError:
-        pass
+    builders = {'baseline': build_baseline, 'attention': build_attention}
     if model not in builders:
         raise ValueError('unknown model %r (choose from %s)'
                          % (model, ', '.join(sorted(builders))))

@@ -20,7 +20,7 @@ from .models import build_model
 from .objectives import sequence_accuracy, sequence_cost
 
 __all__ = ['Trainer', 'RunState', 'fit', 'seeded_rngs', 'build_seeded',
-           'accuracy_per_position', 'DEFAULT_SAMPLES']
+           'accuracy_per_position', 'attention_diagonal', 'DEFAULT_SAMPLES']
 
 #: The notebook's ``samples_to_process`` for each model.
 DEFAULT_SAMPLES = {'baseline': 300000, 'attention': 150000}
@@ -70,6 +70,32 @@ def accuracy_per_position(output, targets, target_mask=None):
     counted = target_mask.sum(axis=0)
     with np.errstate(invalid='ignore', divide='ignore'):
         return (correct * target_mask).sum(axis=0) / counted
+
+
+def attention_diagonal(alpha):
+    """How well the mean attention follows the original's diagonal band.
+
+    Parameters
+    ----------
+    alpha : ndarray, (batch, n_decodesteps, input length)
+
+    Returns
+    -------
+    dict
+        ``peaks``: the input position of the largest mean weight for each
+        target; ``slope`` and ``intercept`` of a least-squares line through
+        the digit targets' peaks (the original: about 5 input characters
+        per digit); ``monotonic``: fraction of consecutive digit targets
+        whose peak moves right.
+    """
+    mean = np.mean(alpha, axis=0)
+    peaks = np.argmax(mean, axis=1)
+    digits = peaks[:-1]  # the last target is '#'
+    k = np.arange(len(digits))
+    slope, intercept = np.polyfit(k, digits, 1)
+    return {'peaks': [int(p) for p in peaks], 'slope': float(slope),
+            'intercept': float(intercept),
+            'monotonic': float(np.mean(np.diff(digits) > 0))}
 
 
 class Trainer(object):

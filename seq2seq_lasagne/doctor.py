@@ -52,6 +52,9 @@ def stack_report():
         ('pygpu (libgpuarray)', _version('pygpu')),
         ('compat fixes', '; '.join(seq2seq_lasagne.compat.changes())
          or 'none (all flags set by the user)'),
+        ('backend', 'gpuarray (libgpuarray through pygpu)'
+         if config.device.startswith(('cuda', 'opencl')) else
+         'cpu (C code compiled with %s)' % (config.cxx or 'no compiler')),
         ('device', config.device),
         ('floatX', config.floatX),
         ('blas.ldflags', blas if blas else '(empty: BLAS through NumPy)'),

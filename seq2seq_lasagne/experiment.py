@@ -39,7 +39,7 @@ class RunSettings(object):
                  val_size=5000, val_interval=5000, encoder='gru',
                  merge='concat', target_mask=None, num_units_enc=10,
                  num_units_dec=10, aln_num_units=20, learning_rate=0.005,
-                 unroll_scan=False):
+                 unroll_scan=False, decoder_mask=False):
         self.model = model
         self.samples = DEFAULT_SAMPLES.get(model, 0) if samples is None \
             else int(samples)
@@ -55,6 +55,7 @@ class RunSettings(object):
         self.aln_num_units = aln_num_units
         self.learning_rate = learning_rate
         self.unroll_scan = unroll_scan
+        self.decoder_mask = decoder_mask
         self.validate()
 
     def validate(self):
@@ -88,7 +89,8 @@ class RunSettings(object):
                       merge=self.merge)
         if self.model == 'attention':
             config.update(aln_num_units=self.aln_num_units,
-                          unroll_scan=self.unroll_scan)
+                          unroll_scan=self.unroll_scan,
+                          decoder_mask=self.decoder_mask)
         return config
 
     def as_dict(self):

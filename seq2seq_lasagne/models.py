@@ -221,7 +221,7 @@ def build_baseline(num_units_enc=10, num_units_dec=10, max_digits=20,
 
 def build_attention(num_units_enc=10, num_units_dec=10, aln_num_units=20,
                     max_digits=20, encoder='gru', merge='concat',
-                    unroll_scan=False):
+                    unroll_scan=False, decoder_mask=False):
     """GRU encoder -> LSTM decoder attending over it -> softmax.
 
     Parameters
@@ -236,6 +236,10 @@ def build_attention(num_units_enc=10, num_units_dec=10, aln_num_units=20,
         See :func:`build_encoder`.
     unroll_scan : bool
         Unroll the decoder's steps instead of ``theano.scan``.
+    decoder_mask : bool
+        Give the decoder the input mask, so padded positions get no
+        attention.  The notebook does not (False): its decoder also attends
+        to the padding, where the GRU encoder repeats its last state.
 
     Returns
     -------
@@ -249,16 +253,15 @@ def build_attention(num_units_enc=10, num_units_dec=10, aln_num_units=20,
     from .layers import LSTMAttentionDecodeFeedbackLayer
     config = dict(num_units_enc=num_units_enc, num_units_dec=num_units_dec,
                   aln_num_units=aln_num_units, max_digits=max_digits,
-                  encoder=encoder, merge=merge, unroll_scan=unroll_scan)
+                  encoder=encoder, merge=merge, unroll_scan=unroll_scan,
+                  decoder_mask=decoder_mask)
     x_sym, y_sym, xmask_sym, l_in, l_mask_enc, l_emb = _inputs()
     l_enc, _ = build_encoder(l_emb, l_mask_enc, num_units_enc, encoder,
                              merge)
-    # As in the notebook, the decoder sees the encoder states but not the
-    # input mask (the layer's mask_input stays None).
     l_dec = LSTMAttentionDecodeFeedbackLayer(
         l_enc, num_units=num_units_dec, aln_num_units=aln_num_units,
         n_decodesteps=max_digits + 1, unroll_scan=unroll_scan,
-        name='LSTMDecoder')
+        mask_input=l_mask_enc if decoder_mask else None, name='LSTMDecoder')
     l_reshape, l_softmax, l_out = _softmax_output(l_dec, x_sym, NUM_OUTPUTS)
     layers = dict(l_in=l_in, l_mask_enc=l_mask_enc, l_emb=l_emb,
                   l_enc=l_enc, l_dec=l_dec, l_reshape=l_reshape,

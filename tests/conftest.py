@@ -17,3 +17,10 @@ def short_baseline():
 @pytest.fixture
 def rng():
     return np.random.RandomState(1234)
+
+
+@pytest.fixture(scope='session')
+def short_attention():
+    """An attention-model trainer for 3-digit targets, compiled once."""
+    from seq2seq_lasagne.training import Trainer, build_seeded
+    return Trainer(build_seeded('attention', 0, max_digits=3))

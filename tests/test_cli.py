@@ -124,3 +124,16 @@ def test_console_script_reports_errors_without_traceback():
     assert proc.returncode == 2
     assert proc.stderr.strip().count('\n') == 0
     assert 'samples' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_doctor_reports_stack_and_runs_checks(capsys):
+    code, out, err = run_cli(capsys, 'doctor')
+    assert code == 0, out + err
+    labels = [line.split('  ')[0].strip() for line in out.splitlines()]
+    for label in ('theano', 'lasagne', 'numpy', 'pygpu (libgpuarray)', 'backend',
+                  'compat fixes', 'device', 'floatX', 'blas.ldflags',
+                  'compiledir', 'CUDA libraries', 'tiny function',
+                  'attention step'):
+        assert label in labels, label
+    assert 'floatX=float32' in out or 'float32' in out
+    assert out.strip().endswith('all checks passed on cpu')

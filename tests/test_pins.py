@@ -220,3 +220,18 @@ def test_theano_flags_of_the_image(dockerfile):
 def test_ci_deps_script_uses_the_image_package_list():
     script = (ROOT / 'scripts' / 'ci_system_deps.sh').read_text()
     assert 'docker/apt-packages.txt' in script and 'chromium' in script
+
+
+def test_constraints_lock_agrees_with_pyproject(deps, extras):
+    """constraints.txt (the full lock the README installs with) repeats
+    every pyproject pin at the same version."""
+    lines = [l for l in (ROOT / 'constraints.txt').read_text().splitlines()
+             if l.strip() and not l.startswith('#')]
+    lock = exact_pins(lines)
+    wanted = dict(deps)
+    for name in ('test', 'lab'):
+        wanted.update(exact_pins(r for r in extras[name]
+                                 if not r.startswith('seq2seq-lasagne')))
+    wanted.pop('setuptools')  # pip freeze leaves setuptools out
+    for name, version in wanted.items():
+        assert lock.get(name) == version, (name, lock.get(name), version)

@@ -1,7 +1,7 @@
 """The ``seq2seq-lasagne`` command.
 
-Subcommands: ``train``, ``translate``, ``reproduce``, ``doctor`` and
-``characters``.  Bad input of any kind ends with one ``seq2seq-lasagne:
+Subcommands: ``train``, ``translate``, ``reproduce``, ``notebooks``,
+``doctor`` and ``characters``.  Bad input of any kind ends with one ``seq2seq-lasagne:
 error: ...`` line on stderr and exit code 2.
 """
 import argparse
@@ -54,6 +54,9 @@ def _add_run_options(p, samples_help):
     p.add_argument('--unroll-scan', action='store_true',
                    help='attention decoder: unroll its steps instead of '
                         'theano.scan')
+    p.add_argument('--decoder-mask', action='store_true',
+                   help='attention decoder: ignore padded input positions '
+                        '(the notebook does not)')
     p.add_argument('--no-progress', action='store_true',
                    help='hide the progress bar')
 
@@ -97,6 +100,13 @@ def make_parser():
                         'checks only)')
     p.add_argument('--no-progress', action='store_true')
 
+    p = sub.add_parser('notebooks', help='execute the lab notebooks and '
+                       'their solutions into --out DIR (with all plots)')
+    p.add_argument('--out', required=True)
+    p.add_argument('--quick', action='store_true',
+                   help='small sample counts (as SEQ2SEQ_QUICK=1)')
+    p.add_argument('names', nargs='*', help='only these notebooks')
+
     sub.add_parser('doctor', help='report the Theano stack and run a tiny '
                    'function and one attention training step')
     sub.add_parser('characters', help='print the character table')
@@ -116,7 +126,7 @@ def _cmd_train(args):
             batch_size=args.batch_size, val_size=args.val_size,
             val_interval=args.val_interval, encoder=args.encoder,
             merge=args.merge, target_mask=args.target_mask,
-            unroll_scan=args.unroll_scan)
+            unroll_scan=args.unroll_scan, decoder_mask=args.decoder_mask)
     except ValueError as exc:
         raise UsageError(str(exc))
     _check_out_dir(args.out)
@@ -131,12 +141,14 @@ def _cmd_train(args):
 
 
 def _check_out_dir(path):
+    """Create the output directory (and its parents) or say why not."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError('--out %s exists and is not a directory' % path)
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise UsageError('--out %s: parent directory %s does not exist'
-                         % (path, parent))
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise UsageError('--out %s cannot be created: %s'
+                         % (path, exc.strerror or exc))
 
 
 def _cmd_translate(args):
@@ -187,6 +199,19 @@ def _cmd_reproduce(args):
                        samples=args.samples, progress=not args.no_progress,
                        log=lambda m: print(m, file=sys.stderr))
     print('wrote %s' % report)
+    return 0
+
+
+def _cmd_notebooks(args):
+    from .lab import execute_notebooks
+    _check_out_dir(args.out)
+    try:
+        written = execute_notebooks(args.out, quick=args.quick,
+                                    notebooks=args.names or None)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc))
+    for path in written:
+        print(path)
     return 0
 
 

@@ -49,12 +49,20 @@ def trained_dir(tmp_path_factory, short_baseline):
     (['train', '--val-interval', '150', '--out', 'x'], ['val-interval']),
     (['train', '--encoder', 'cnn', '--out', 'x'], ['encoder']),
     (['train'], ['--out']),
-    (['train', '--out', 'no/such/parent/dir'], ['parent directory']),
     (['bogus'], ['bogus']),
     (['translate', '--params', 'nowhere', 'one'], ['nowhere']),
 ])
 def test_train_and_usage_errors(capsys, argv, needles):
     assert_usage_error(capsys, argv, *needles)
+
+
+def test_out_dir_errors_and_creation(capsys, tmp_path):
+    blocker = tmp_path / 'file'
+    blocker.write_text('x')
+    assert_usage_error(capsys, ['train', '--samples', '0', '--out',
+                                str(blocker)], 'not a directory')
+    assert_usage_error(capsys, ['train', '--samples', '0', '--out',
+                                str(blocker / 'sub')], 'cannot be created')
 
 
 def test_translate_input_errors(capsys, trained_dir):

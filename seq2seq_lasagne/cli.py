@@ -203,13 +203,18 @@ def _cmd_reproduce(args):
 
 
 def _cmd_notebooks(args):
-    from .lab import execute_notebooks
+    from .lab import NotebookExecutionError, execute_notebooks
     _check_out_dir(args.out)
     try:
         written = execute_notebooks(args.out, quick=args.quick,
-                                    notebooks=args.names or None)
+                                    notebooks=args.names or None,
+                                    log=lambda m: print(m, file=sys.stderr))
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc))
+    except NotebookExecutionError as exc:
+        print('%s: error: %s' % (PROG, str(exc).splitlines()[0]),
+              file=sys.stderr)
+        return 1
     for path in written:
         print(path)
     return 0

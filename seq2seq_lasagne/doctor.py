@@ -92,6 +92,28 @@ def _attention_step():
     return cost
 
 
+def gpu_backend_problem(device):
+    """Why the configured GPU device is not in use, or None.
+
+    Theano 1.0 logs a failed GPU start and goes on with the CPU; the doctor
+    must say that the configured device cannot be used instead.
+    """
+    if not device.startswith(('cuda', 'opencl')):
+        return None
+    import theano.gpuarray
+    if theano.gpuarray.pygpu_activated:
+        return None
+    try:
+        import pygpu
+    except Exception as exc:
+        return 'pygpu (libgpuarray) is not importable: %s' % exc
+    try:
+        pygpu.init(device)
+    except Exception as exc:  # the driver's own reason
+        return str(exc).strip().splitlines()[-1]
+    return 'Theano did not activate the GPU backend'
+
+
 def run_doctor(out=sys.stdout):
     """Print the report and run the checks; returns the exit code."""
     try:
@@ -105,6 +127,11 @@ def run_doctor(out=sys.stdout):
         print('%-*s  %s' % (width, label, value), file=out)
     import theano
     device = theano.config.device
+    problem = gpu_backend_problem(device)
+    if problem is not None:
+        print('doctor: device %s cannot be used (GPU backend): %s'
+              % (device, problem[:300]), file=out)
+        return 1
     start = time.perf_counter()
     try:
         _tiny_function()

@@ -304,7 +304,10 @@ def fit(trainer, samples_to_process, validation, rng, batch_size=100,
         Also when Ctrl-C stopped the loop: ``interrupted`` is then True and
         everything done so far is kept.
     """
-    from tqdm.auto import tqdm
+    if progress:  # tqdm.auto picks the notebook widget when there is one
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
     state = RunState() if state is None else state
     if state.batch_rng_state is not None:
         rng.set_state(state.batch_rng_state)

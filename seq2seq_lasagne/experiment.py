@@ -204,7 +204,7 @@ def train_run(run_dir, settings, resume=True, progress=True,
         trainer = Trainer(model, learning_rate=settings.learning_rate,
                           target_mask=settings.target_mask)
     else:
-        _reinitialise(trainer, settings)
+        trainer.reset(settings.seed)
     compile_start = time.perf_counter()
     trainer.train_fn, trainer.test_fn  # compile both before timing steps
     compile_seconds = time.perf_counter() - compile_start
@@ -238,18 +238,6 @@ def train_run(run_dir, settings, resume=True, progress=True,
             % state.samples_processed)
     return _write_outputs(run_dir, settings, trainer, state, validation,
                           compile_seconds, time.perf_counter() - start)
-
-
-def _reinitialise(trainer, settings):
-    """Fresh seeded weights and optimizer state in a compiled trainer."""
-    fresh = build_seeded(settings.model, settings.seed,
-                         **settings.model_config())
-    for old, new in zip(trainer.model.all_params(), fresh.all_params()):
-        old.set_value(new.get_value())
-    params = set(trainer.model.all_params())
-    for var in trainer.updates:
-        if var not in params:  # Adam's moments and step counter
-            var.set_value(np.zeros_like(var.get_value()))
 
 
 class Translator(object):

@@ -541,22 +541,16 @@ class VariantRunner(object):
         configuration, with freshly seeded weights and Adam state."""
         from .training import Trainer, build_seeded
         key = (model, bool(target_mask), tuple(sorted(config.items())))
-        fresh = build_seeded(model, self.seed, **config)
         trainer = self.trainers.get(key)
         if trainer is None:
-            trainer = Trainer(fresh, target_mask=target_mask)
+            trainer = Trainer(build_seeded(model, self.seed, **config),
+                              target_mask=target_mask)
             start = time.perf_counter()
             trainer.train_fn, trainer.test_fn  # compile both now
             self.compile_seconds += time.perf_counter() - start
             self.trainers[key] = trainer
         else:
-            for old, new in zip(trainer.model.all_params(),
-                                fresh.all_params()):
-                old.set_value(new.get_value())
-            params = set(trainer.model.all_params())
-            for var in trainer.updates:
-                if var not in params:  # Adam's moments and step count
-                    var.set_value(np.zeros_like(var.get_value()))
+            trainer.reset(self.seed)
         return trainer
 
     def run(self, name, samples, validation, model='baseline',

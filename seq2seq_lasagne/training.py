@@ -215,6 +215,19 @@ class Trainer(object):
         return {'accuracy': float(result[0]), 'output': result[1],
                 'alpha': result[2] if len(result) > 2 else None}
 
+    def reset(self, seed):
+        """Fresh seeded weights and zero Adam state, keeping the compiled
+        functions (the weights equal those of ``build_seeded(model, seed,
+        **config)``)."""
+        config = dict(self.model.config)
+        fresh = build_seeded(config.pop('model'), seed, **config)
+        for old, new in zip(self.model.all_params(), fresh.all_params()):
+            old.set_value(new.get_value())
+        params = set(self.model.all_params())
+        for var in self.updates:
+            if var not in params:  # Adam's moments and step counter
+                var.set_value(np.zeros_like(var.get_value()))
+
     def shared_state(self):
         """Values of every shared variable training updates, in order."""
         return [v.get_value() for v in self.updates]

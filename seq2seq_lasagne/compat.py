@@ -18,7 +18,7 @@ The fixes, each for a measured failure (see the README):
     ``-D__FAST_MATH__``: glibc's ``math.h`` then declares its vector math
     library (libmvec), so g++ vectorises the ``tanhf``/``expf`` loops of
     Theano's elementwise C code; the attention decoder's ``tanh`` runs about
-    20x faster (see the README's benchmarks).  Unlike ``-ffast-math`` this
+    about 20x faster (see the README's Speed section).  Unlike ``-ffast-math`` this
     links no ``crtfastmath`` (denormals keep working) and leaves IEEE
     semantics alone; libmvec's results are within 4 ulp.
 ``theano.tensor.signal.downsample``

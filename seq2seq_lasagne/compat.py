@@ -17,9 +17,9 @@ The fixes, each for a measured failure (see the README):
 ``gcc.cxxflags``
     ``-D__FAST_MATH__``: glibc's ``math.h`` then declares its vector math
     library (libmvec), so g++ vectorises the ``tanhf``/``expf`` loops of
-    Theano's elementwise C code; the attention decoder's ``tanh`` runs about
-    about 20x faster (see the README's Speed section).  Unlike ``-ffast-math`` this
-    links no ``crtfastmath`` (denormals keep working) and leaves IEEE
+    Theano's elementwise C code; the attention decoder's ``tanh`` runs
+    about 20x faster (see the README's Speed section).  Unlike
+    ``-ffast-math`` this links no ``crtfastmath`` (denormals keep working) and leaves IEEE
     semantics alone; libmvec's results are within 4 ulp.
 ``theano.tensor.signal.downsample``
     Lasagne 0.1's ``pool.py`` imports this module, which Theano 0.9

@@ -19,7 +19,9 @@ Measured at the notebook's settings (batch 100, MIN_DIGITS = MAX_DIGITS = 20,
   ratio to the default: attention decoder ``unroll_scan=True`` vs scan;
   ``gcc.cxxflags=`` empty vs the package's ``-D__FAST_MATH__``;
   ``floatX=float64`` vs float32; ``blas.ldflags=`` empty (NumPy C-API BLAS)
-  vs SciPy's OpenBLAS; ``OPENBLAS_NUM_THREADS=1`` vs OpenBLAS's default;
+  vs SciPy's OpenBLAS; ``OPENBLAS_NUM_THREADS=2`` vs the one thread
+  ``compat`` sets; ``allow_gc=True`` (Theano's default) vs the training
+  function that keeps its intermediate arrays between calls;
 * the same models in eager PyTorch (``torch_models.py``), samples/s and
   validation time, and Theano/PyTorch ratios (when torch is installed):
   ``torch.set_num_threads(--threads)`` (default 2), and as variants the
@@ -87,8 +89,11 @@ LEVERS = {
                 'floatX=float64 (vs float32)'),
     'blas_numpy': ('blas.ldflags=', {}, [], MODELS,
                    'blas.ldflags empty: NumPy C-API (vs SciPy OpenBLAS)'),
-    'openblas_1thread': ('', {'OPENBLAS_NUM_THREADS': '1'}, [], MODELS,
-                         'OPENBLAS_NUM_THREADS=1 (vs OpenBLAS default)'),
+    'openblas_2threads': ('', {'OPENBLAS_NUM_THREADS': '2'}, [], MODELS,
+                          "OPENBLAS_NUM_THREADS=2 (vs compat's 1 thread)"),
+    'gc_every_call': ('allow_gc=True', {}, [], MODELS,
+                      'allow_gc=True: intermediates freed after each call '
+                      '(vs kept by the training function)'),
 }
 
 #: PyTorch variants after the main one (``--threads`` threads, the
@@ -189,9 +194,6 @@ def _blas_name(ldflags):
 
 
 def worker_theano(args):
-    if args.unroll:
-        # T.grad recurses through the 21 unrolled decoder steps.
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), 50000))
     start = time.perf_counter()
     import seq2seq_lasagne  # noqa: F401  (before theano)
     from seq2seq_lasagne import compat
@@ -607,6 +609,14 @@ class Driver(object):
                                        v['theano_over_torch_samples_per_s'])
                           for name, v in m['torch']['variants'].items()]
                 p('  %-10s %s' % (model, ', '.join(parts)))
+                faster = [(lv['samples_per_s'], name)
+                          for name, lv in m['levers'].items()
+                          if lv['speed_ratio_vs_default'] > 1]
+                if faster:
+                    rate, name = max(faster)
+                    p('  %-10s with lever %s: %d threads %.2f' % (
+                        '', name, m['torch']['num_threads'],
+                        rate / m['torch']['samples_per_s']))
             p('PyTorch sanity (cost over the measured steps): ' + ', '.join(
                 '%s %.3f -> %.3f %s' % (
                     model, m['torch']['cost_first'], m['torch']['cost_last'],

@@ -12,6 +12,10 @@ The fixes, each for a measured failure (see the README):
     modern NumPy no longer has, and import fails.  We link the OpenBLAS
     that SciPy's wheel ships (found next to SciPy); if it is not there, the
     flag is set empty, which makes Theano call BLAS through NumPy's C-API.
+    That OpenBLAS is also set to one thread, unless ``OPENBLAS_NUM_THREADS``
+    or ``OMP_NUM_THREADS`` is set: the lab's products are 10-40 wide, too
+    small to share, and a second thread only adds hand-over time (the
+    attention model trains about 7% faster; see ``benchmarks/``).
 ``floatX``
     ``float32``, as the original lab and Theano's GPU backend use.
 ``gcc.cxxflags``
@@ -46,7 +50,8 @@ import sys
 import types
 import warnings
 
-__all__ = ['apply', 'changes', 'user_flags', 'scipy_openblas_ldflags']
+__all__ = ['apply', 'changes', 'user_flags', 'scipy_openblas_ldflags',
+           'scipy_openblas_path']
 
 #: What :func:`apply` changed, one short phrase each, in order.
 _changes = []
@@ -56,6 +61,7 @@ _NUMPY_ALIASES = {'bool': bool, 'int': int, 'float': float,
                   'complex': complex, 'object': object, 'str': str}
 
 _SCAN_EXT = 'theano.scan_module.scan_perform_ext'
+_THREAD_VARS = ('OPENBLAS_NUM_THREADS', 'GOTO_NUM_THREADS', 'OMP_NUM_THREADS')
 _DOWNSAMPLE = 'theano.tensor.signal.downsample'
 
 
@@ -92,6 +98,19 @@ def user_flags(environ=None):
     return names
 
 
+def scipy_openblas_path():
+    """Path of the OpenBLAS bundled in SciPy's wheel, or ``None``."""
+    import importlib.util
+    spec = importlib.util.find_spec('scipy')
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    libdir = os.path.join(
+        os.path.dirname(list(spec.submodule_search_locations)[0]),
+        'scipy.libs')
+    found = sorted(glob.glob(os.path.join(libdir, 'libopenblas*.so')))
+    return found[0] if found else None
+
+
 def scipy_openblas_ldflags():
     """Linker flags for the OpenBLAS bundled in SciPy's wheel, or ``''``.
 
@@ -99,18 +118,11 @@ def scipy_openblas_ldflags():
     name, so it is linked by exact name (``-l:``) with an rpath.  The path
     is computed at run time and never written into a file.
     """
-    import importlib.util
-    spec = importlib.util.find_spec('scipy')
-    if spec is None or not spec.submodule_search_locations:
+    path = scipy_openblas_path()
+    if path is None or ' ' in path:
         return ''
-    libdir = os.path.join(
-        os.path.dirname(list(spec.submodule_search_locations)[0]),
-        'scipy.libs')
-    found = sorted(glob.glob(os.path.join(libdir, 'libopenblas*.so')))
-    if not found or ' ' in libdir:
-        return ''
-    return '-L{0} -l:{1} -Wl,-rpath,{0}'.format(
-        libdir, os.path.basename(found[0]))
+    libdir, name = os.path.split(path)
+    return '-L{0} -l:{1} -Wl,-rpath,{0}'.format(libdir, name)
 
 
 def _fill_flags():
@@ -159,6 +171,15 @@ def _set_blas_ldflags():
     theano.config.blas.ldflags = ldflags
     _changes.append('blas.ldflags=%s' % (
         "SciPy's OpenBLAS" if ldflags else '(empty: BLAS through NumPy)'))
+    if ldflags and not any(os.environ.get(name) for name in _THREAD_VARS):
+        # Theano's modules link this very file (same soname), so they
+        # share the instance configured here.
+        import ctypes
+        try:
+            ctypes.CDLL(scipy_openblas_path()).openblas_set_num_threads(1)
+        except (OSError, AttributeError):
+            return
+        _changes.append("SciPy's OpenBLAS: 1 thread")
 
 
 def _restore_numpy_aliases():

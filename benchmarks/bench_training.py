@@ -412,10 +412,12 @@ class Driver(object):
         for model in models:
             self.run_worker('theano %s default' % model,
                             self.timing_options(model))
-        if not a.skip_levers:
+        if a.levers:
             self.log('\n[2] levers, each in its own process')
             for name, (flags, env, opts, lever_models, _) in \
                     LEVERS.items():
+                if name not in a.levers:
+                    continue
                 for model in models:
                     if model in lever_models:
                         self.run_worker('theano %s %s' % (model, name),
@@ -430,9 +432,9 @@ class Driver(object):
                                     self.timing_options(model)
                                     + ['--engine', 'torch', '--threads',
                                        str(a.threads)])
-                    if a.skip_levers:
-                        continue
                     for name, (n, env, opts) in TORCH_VARIANTS.items():
+                        if name not in a.torch_variants:
+                            continue
                         self.run_worker(
                             'torch %s %s' % (model, name),
                             self.timing_options(model)
@@ -611,7 +613,7 @@ class Driver(object):
                 p('  %-10s %s' % (model, ', '.join(parts)))
                 faster = [(lv['samples_per_s'], name)
                           for name, lv in m['levers'].items()
-                          if lv['speed_ratio_vs_default'] > 1]
+                          if lv['speed_ratio_vs_default'] > 1.05]
                 if faster:
                     rate, name = max(faster)
                     p('  %-10s with lever %s: %d threads %.2f' % (
@@ -689,7 +691,14 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=2,
                         help='torch.set_num_threads of the main PyTorch '
                              'run (default 2)')
-    parser.add_argument('--skip-levers', action='store_true')
+    parser.add_argument('--skip-levers', action='store_true',
+                        help='no Theano levers and no PyTorch variants')
+    parser.add_argument('--levers', default=None,
+                        help='comma-separated Theano levers to run '
+                             '(default all: %s)' % ', '.join(LEVERS))
+    parser.add_argument('--torch-variants', default=None,
+                        help='comma-separated PyTorch variants to run '
+                             '(default all: %s)' % ', '.join(TORCH_VARIANTS))
     parser.add_argument('--skip-torch', action='store_true')
     parser.add_argument('--skip-cold', action='store_true',
                         help='skip the cold/warm compile measurement')
@@ -724,6 +733,18 @@ def main(argv=None):
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.models = [m for m in args.models.split(',') if m]
+    for name, known in (('levers', LEVERS), ('torch_variants',
+                                             TORCH_VARIANTS)):
+        value = getattr(args, name)
+        chosen = list(known) if value is None else [
+            v for v in value.split(',') if v]
+        if args.skip_levers:
+            chosen = []
+        for v in chosen:
+            if v not in known:
+                parser.error('unknown %s %r (known: %s)' % (
+                    name.replace('_', ' ')[:-1], v, ', '.join(known)))
+        setattr(args, name, chosen)
     for m in args.models:
         if m not in MODELS:
             parser.error('unknown model %r' % m)

@@ -608,3 +608,31 @@ def test_fixed_w_hid_is_not_reused_for_the_context_weights():
     assert layer.W_hid_to_ingate is shared
     assert layer.W_weightedhid_to_ingate is not shared
     assert len(layer.get_params(trainable=True)) == 18
+
+
+def test_weighted_sum_with_and_without_a_blas_library():
+    from seq2seq_lasagne.layers.attention import weighted_sum
+    rng = np.random.RandomState(3)
+    a = rng.rand(3, 5).astype(theano.config.floatX)
+    h = rng.rand(3, 5, 4).astype(theano.config.floatX)
+    expected = (a[:, :, None] * h).sum(axis=1)
+
+    def compute():
+        alpha, H = T.matrix('alpha'), T.tensor3('H')
+        ctx = weighted_sum(alpha, H)
+        g_alpha, g_H = T.grad((ctx ** 2).sum(), [alpha, H])
+        f = theano.function([alpha, H], [ctx, g_alpha, g_H])
+        return type(ctx.owner.op).__name__, f(a, h)
+
+    op_blas, (ctx, g_alpha, g_H) = compute()
+    # BatchedDot needs a BLAS library: without one, the broadcast form.
+    with theano.change_flags({'blas.ldflags': ''}):
+        op_none, no_blas = compute()
+    assert op_blas == 'BatchedDot' and op_none != 'BatchedDot'
+    np.testing.assert_allclose(ctx, expected, rtol=1e-5)
+    np.testing.assert_allclose(g_alpha, 2 * (expected[:, None, :] * h).sum(2),
+                               rtol=1e-5)
+    np.testing.assert_allclose(g_H, 2 * a[:, :, None] * expected[:, None, :],
+                               rtol=1e-5)
+    for ours, theirs in zip((ctx, g_alpha, g_H), no_blas):
+        np.testing.assert_allclose(theirs, ours, rtol=1e-5)

@@ -20,8 +20,8 @@ Measured at the notebook's settings (batch 100, MIN_DIGITS = MAX_DIGITS = 20,
   ``gcc.cxxflags=`` empty vs the package's ``-D__FAST_MATH__``;
   ``floatX=float64`` vs float32; ``blas.ldflags=`` empty (NumPy C-API BLAS)
   vs SciPy's OpenBLAS; ``OPENBLAS_NUM_THREADS=2`` vs the one thread
-  ``compat`` sets; ``allow_gc=True`` (Theano's default) vs the training
-  function that keeps its intermediate arrays between calls;
+  ``compat`` sets; ``allow_gc=False`` (intermediate arrays kept between
+  calls; faster, but Theano 1.0.5 then leaks memory) vs Theano's default;
 * the same models in eager PyTorch (``torch_models.py``), samples/s and
   validation time, and Theano/PyTorch ratios (when torch is installed):
   ``torch.set_num_threads(--threads)`` (default 2), and as variants the
@@ -91,9 +91,9 @@ LEVERS = {
                    'blas.ldflags empty: NumPy C-API (vs SciPy OpenBLAS)'),
     'openblas_2threads': ('', {'OPENBLAS_NUM_THREADS': '2'}, [], MODELS,
                           "OPENBLAS_NUM_THREADS=2 (vs compat's 1 thread)"),
-    'gc_every_call': ('allow_gc=True', {}, [], MODELS,
-                      'allow_gc=True: intermediates freed after each call '
-                      '(vs kept by the training function)'),
+    'keep_buffers': ('allow_gc=False', {}, [], MODELS,
+                     'allow_gc=False: intermediates kept between calls '
+                     '(vs freed, Theano\'s default); leaks in Theano 1.0.5'),
 }
 
 #: PyTorch variants after the main one (``--threads`` threads, the

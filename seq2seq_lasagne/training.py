@@ -17,14 +17,13 @@ import numpy as np
 import theano
 import theano.tensor as T
 
-from . import compat
 from .data_generator import get_batch
 from .models import build_model
 from .objectives import sequence_accuracy, sequence_cost
 
 __all__ = ['Trainer', 'RunState', 'fit', 'seeded_rngs', 'build_seeded',
            'accuracy_per_position', 'attention_diagonal', 'DEFAULT_SAMPLES',
-           'training_mode', 'GRAPH_RECURSION_LIMIT']
+           'GRAPH_RECURSION_LIMIT']
 
 #: The notebook's ``samples_to_process`` for each model.
 DEFAULT_SAMPLES = {'baseline': 300000, 'attention': 150000}
@@ -119,29 +118,6 @@ def _deep_graph_recursion():
         sys.setrecursionlimit(old)
 
 
-def training_mode():
-    """Theano mode of the training function.
-
-    Theano's default mode frees every intermediate array as soon as it has
-    been used (flag ``allow_gc=True``), so each training step allocates
-    them all again.  The training function keeps them between calls
-    instead: a step of 100 samples holds a few MB, and the models train
-    1.05x (attention) to 1.2x (baseline) faster (``benchmarks/``).  The
-    test function, which sees the 5000-sample validation set, keeps
-    Theano's default.  A user who set ``allow_gc`` (``THEANO_FLAGS`` or
-    ``.theanorc``) gets that setting for both.
-
-    Returns
-    -------
-    theano.compile.Mode or None
-        ``None`` means Theano's default mode.
-    """
-    if 'allow_gc' in compat.user_flags():
-        return None
-    return theano.compile.mode.get_default_mode().clone(
-        link_kwargs={'allow_gc': False})
-
-
 class Trainer(object):
     """The compiled training and test functions of one model.
 
@@ -210,7 +186,7 @@ class Trainer(object):
             with _deep_graph_recursion():
                 self._train_fn = theano.function(
                     self._inputs(), [cost, acc], updates=updates,
-                    mode=training_mode(), name='train_fn')
+                    name='train_fn')
         return self._train_fn
 
     @property

@@ -162,19 +162,6 @@ def test_load_params_rejects_mismatch(short_baseline, tmp_path):
     RunState()  # the state object needs no arguments
 
 
-def test_training_function_keeps_its_buffers(short_baseline, monkeypatch,
-                                             tmp_path):
-    from seq2seq_lasagne.training import training_mode
-    monkeypatch.setenv('THEANORC', str(tmp_path / 'none'))
-    monkeypatch.delenv('THEANO_FLAGS', raising=False)
-    assert training_mode().linker.allow_gc is False
-    assert short_baseline.train_fn.maker.linker.allow_gc is False
-    # The validation function sees 5000 samples: Theano's default there.
-    assert short_baseline.test_fn.maker.linker.allow_gc is True
-    monkeypatch.setenv('THEANO_FLAGS', 'allow_gc=True')
-    assert training_mode() is None  # the user's flag wins
-
-
 def test_graph_recursion_limit_is_raised_only_while_compiling():
     import sys
     from seq2seq_lasagne.training import (GRAPH_RECURSION_LIMIT,

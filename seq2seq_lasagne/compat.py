@@ -12,10 +12,10 @@ The fixes, each for a measured failure (see the README):
     modern NumPy no longer has, and import fails.  We link the OpenBLAS
     that SciPy's wheel ships (found next to SciPy); if it is not there, the
     flag is set empty, which makes Theano call BLAS through NumPy's C-API.
-    That OpenBLAS is also set to one thread, unless ``OPENBLAS_NUM_THREADS``
-    or ``OMP_NUM_THREADS`` is set: the lab's products are 10-40 wide, too
-    small to share, and a second thread only adds hand-over time (the
-    attention model trains about 7% faster; see ``benchmarks/``).
+    That OpenBLAS is also set to one thread, unless ``OPENBLAS_NUM_THREADS``,
+    ``GOTO_NUM_THREADS`` or ``OMP_NUM_THREADS`` is set: the lab's products
+    are 10-40 wide, too small to share (1.0-1.07x on the attention model;
+    see ``benchmarks/``).
 ``floatX``
     ``float32``, as the original lab and Theano's GPU backend use.
 ``gcc.cxxflags``
@@ -23,8 +23,8 @@ The fixes, each for a measured failure (see the README):
     library (libmvec), so g++ vectorises the ``tanhf``/``expf`` loops of
     Theano's elementwise C code; the attention decoder's ``tanh`` runs
     about 20x faster (see the README's Speed section).  Unlike
-    ``-ffast-math`` this links no ``crtfastmath`` (denormals keep working) and leaves IEEE
-    semantics alone; libmvec's results are within 4 ulp.
+    ``-ffast-math`` this links no ``crtfastmath`` (denormals keep working)
+    and leaves IEEE semantics alone; libmvec's results are within 4 ulp.
 ``theano.tensor.signal.downsample``
     Lasagne 0.1's ``pool.py`` imports this module, which Theano 0.9
     removed.  A stand-in forwarding ``max_pool_2d`` to

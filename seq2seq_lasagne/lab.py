@@ -588,11 +588,13 @@ class VariantRunner(object):
                     state.last_validation['output'], validation[2],
                     validation[3]))
 
-        with warnings.catch_warnings():
-            # tqdm.auto warns that ipywidgets is missing even when fit()
-            # shows no progress bar.
-            warnings.simplefilter('ignore')
-            import tqdm.auto  # noqa: F401
+        if self.progress:
+            with warnings.catch_warnings():
+                # fit() draws its bar with tqdm.auto, which can warn on
+                # import (no ipywidgets in the kernel); import it quietly
+                # once, the bar then falls back to text.
+                warnings.simplefilter('ignore')
+                import tqdm.auto  # noqa: F401
         start = time.perf_counter()
         state = fit(trainer, int(samples), validation,
                     seeded_rngs(self.seed)['batches'],

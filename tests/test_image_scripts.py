@@ -13,7 +13,6 @@ Needs the Debian packages of scripts/ci_system_deps.sh (run it first; these
 tests run it themselves when root).  Without them they skip, saying why,
 except under CI (CI=true), where that is a failure.
 """
-import importlib.util
 import os
 import shutil
 import subprocess

@@ -20,8 +20,12 @@ Measured at the notebook's settings (batch 100, MIN_DIGITS = MAX_DIGITS = 20,
   ``gcc.cxxflags=`` empty vs the package's ``-D__FAST_MATH__``;
   ``floatX=float64`` vs float32; ``blas.ldflags=`` empty (NumPy C-API BLAS)
   vs SciPy's OpenBLAS; ``OPENBLAS_NUM_THREADS=2`` vs the one thread
-  ``compat`` sets; ``allow_gc=False`` (intermediate arrays kept between
-  calls; faster, but Theano 1.0.5 then leaks memory) vs Theano's default;
+  ``compat`` sets; ``allow_gc=True`` set by the user (scans free their
+  inner arrays after each call) vs the ``Trainer``'s scans keeping them;
+  ``allow_gc=False`` (the outer graph's arrays kept too; Theano 1.0.5 then
+  leaks memory); Theano's OpenMP elementwise loops; Theano 1.0.5's own
+  scan output check (``memoryview`` contents) vs ``compat``'s; the
+  notebook's ``T.nnet.categorical_crossentropy`` vs ``sequence_cost``;
 * the same models in eager PyTorch (``torch_models.py``), samples/s and
   validation time, and Theano/PyTorch ratios (when torch is installed):
   ``torch.set_num_threads(--threads)`` (default 2), and as variants the
@@ -91,9 +95,21 @@ LEVERS = {
                    'blas.ldflags empty: NumPy C-API (vs SciPy OpenBLAS)'),
     'openblas_2threads': ('', {'OPENBLAS_NUM_THREADS': '2'}, [], MODELS,
                           "OPENBLAS_NUM_THREADS=2 (vs compat's 1 thread)"),
+    'scan_frees_buffers': ('allow_gc=True', {}, [], MODELS,
+                           'allow_gc=True set: scans free their inner '
+                           'arrays after each call (vs kept by Trainer)'),
     'keep_buffers': ('allow_gc=False', {}, [], MODELS,
-                     'allow_gc=False: intermediates kept between calls '
-                     '(vs freed, Theano\'s default); leaks in Theano 1.0.5'),
+                     'allow_gc=False: the outer arrays kept as well '
+                     '(vs freed); leaks in Theano 1.0.5'),
+    'openmp': ('openmp=True,openmp_elemwise_minsize=20000', {}, [], MODELS,
+               "Theano's OpenMP elementwise loops, arrays >= 20000 "
+               '(vs one thread)'),
+    'notebook_crossentropy': ('', {}, ['--notebook-crossentropy'], MODELS,
+                              'T.nnet.categorical_crossentropy (vs '
+                              'objectives.sequence_cost, indexed)'),
+    'scan_memoryview_check': ('', {}, ['--original-scan-check'], MODELS,
+                              "Theano 1.0.5's scan output check, memoryview "
+                              "contents (vs compat's pointer check)"),
 }
 
 #: PyTorch variants after the main one (``--threads`` threads, the
@@ -193,12 +209,26 @@ def _blas_name(ldflags):
     return ldflags
 
 
+def _notebook_cost(output, targets, target_mask=None):
+    """The notebook's cost expression (Theano's Python-loop op)."""
+    import theano.tensor as T
+    assert target_mask is None
+    return T.mean(T.nnet.categorical_crossentropy(
+        T.reshape(output, (-1, output.shape[-1])), targets.flatten()))
+
+
 def worker_theano(args):
     start = time.perf_counter()
     import seq2seq_lasagne  # noqa: F401  (before theano)
     from seq2seq_lasagne import compat
     import theano
     from seq2seq_lasagne.training import Trainer, build_seeded
+    if args.original_scan_check:
+        from theano.scan_module.scan_op import Scan
+        Scan.execute = Scan.execute.__wrapped__
+    if args.notebook_crossentropy:
+        from seq2seq_lasagne import training
+        training.sequence_cost = _notebook_cost
     out = {'engine': 'theano', 'import_s': time.perf_counter() - start}
     config = theano.config
     out['theano'] = {
@@ -285,6 +315,8 @@ def worker_main(argv):
     parser.add_argument('--unroll', action='store_true')
     parser.add_argument('--compile-only', action='store_true')
     parser.add_argument('--native-optim', action='store_true')
+    parser.add_argument('--original-scan-check', action='store_true')
+    parser.add_argument('--notebook-crossentropy', action='store_true')
     parser.add_argument('--threads', type=int, default=2)
     args = parser.parse_args(argv)
     run = {'theano': worker_theano, 'torch': worker_torch,

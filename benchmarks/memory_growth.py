@@ -1,8 +1,11 @@
 """Resident memory of a training process, every N steps.
 
-Shows the leak that keeps ``allow_gc=False`` out of the package: with it,
-Theano 1.0.5's memory grows as long as the input length changes between
-calls; with Theano's default, or with one fixed batch, it stays flat.
+Shows why the package keeps only the scans' arrays between calls: with
+``allow_gc=False`` everywhere, Theano 1.0.5's memory grows as long as the
+input length changes between calls; with the package's default (scans keep
+their inner arrays, the outer graph frees its own, see
+``seq2seq_lasagne.training``), with ``allow_gc=True`` set by the user, or
+with one fixed batch, it stays flat.
 
 Usage::
 
@@ -38,8 +41,12 @@ def main():
     trainer = Trainer(build_seeded(args.model, 0))
     rng = np.random.RandomState(0)
     fixed = get_batch(100, 20, 20, rng=rng)
-    print('allow_gc=%s, %s' % (theano.config.allow_gc, 'one fixed batch'
-                               if args.same_batch else 'fresh batches'))
+    from seq2seq_lasagne.compat import user_flags
+    print('%s, %s' % ('allow_gc=%s (set by the user)' % theano.config.allow_gc
+                      if 'allow_gc' in user_flags() else
+                      'package default (scans keep their arrays)',
+                      'one fixed batch' if args.same_batch
+                      else 'fresh batches'))
     for r in range(args.rounds):
         for _ in range(args.steps):
             x, xmask, y = (fixed if args.same_batch

@@ -17,6 +17,7 @@ import numpy as np
 import theano
 import theano.tensor as T
 
+from .compat import user_flags
 from .data_generator import get_batch
 from .models import build_model
 from .objectives import sequence_accuracy, sequence_cost
@@ -118,6 +119,33 @@ def _deep_graph_recursion():
         sys.setrecursionlimit(old)
 
 
+@contextlib.contextmanager
+def _scan_keeps_buffers():
+    """Compile so that scans keep their inner arrays between calls.
+
+    Yields the mode to compile with, or ``None`` (Theano's default mode)
+    when the user set ``allow_gc`` themselves.
+
+    With Theano's default ``allow_gc=True`` every scan frees its inner
+    function's arrays after each call, so each training step reallocates
+    them all; keeping them makes the attention model's step about 1.18x
+    faster (``benchmarks/``, lever ``scan_frees_buffers``).  A scan decides
+    this from ``config.allow_gc`` when it is compiled, so the flag is
+    ``False`` only while compiling, and the function's own linker keeps
+    ``allow_gc=True``: the outer graph's arrays are still freed after each
+    call.  Keeping those too (``allow_gc=False`` everywhere) leaks in
+    Theano 1.0.5 whenever the input length changes
+    (``benchmarks/memory_growth.py``); the scans' arrays do not.
+    """
+    if 'allow_gc' in user_flags():
+        yield None
+        return
+    mode = theano.compile.mode.get_default_mode().clone(
+        link_kwargs=dict(allow_gc=True))
+    with theano.configparser.change_flags(allow_gc=False):
+        yield mode
+
+
 class Trainer(object):
     """The compiled training and test functions of one model.
 
@@ -183,10 +211,10 @@ class Trainer(object):
         if self._train_fn is None:
             updates = self.updates
             _, cost, acc = self._train_outputs
-            with _deep_graph_recursion():
+            with _deep_graph_recursion(), _scan_keeps_buffers() as mode:
                 self._train_fn = theano.function(
                     self._inputs(), [cost, acc], updates=updates,
-                    name='train_fn')
+                    name='train_fn', mode=mode)
         return self._train_fn
 
     @property

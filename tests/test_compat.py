@@ -1,4 +1,5 @@
 """The compatibility module: fills only missing flags, fixes the imports."""
+import dis
 import os
 import subprocess
 import sys
@@ -83,6 +84,44 @@ def test_scan_runs_its_python_loop():
     result, _ = theano.scan(lambda prev: prev * 2, outputs_info=T.ones(()),
                             n_steps=k)
     assert theano.function([k], result[-1])(5) == 32
+
+
+def test_scan_reuse_check_does_not_compare_contents():
+    # Theano 1.0.5 compares ndarray.data memoryviews element by element on
+    # Python 3; the fixed loop tests the array object only and computes the
+    # same.
+    import theano
+    import theano.tensor as T
+    from theano.scan_module.scan_op import Scan
+    fixed, original = Scan.execute, Scan.execute.__wrapped__
+    def data_reads(function):
+        return sum(1 for ins in dis.get_instructions(function)
+                   if ins.opname == 'LOAD_ATTR' and ins.argval == 'data')
+
+    # .data: 2 records and 3 comparisons gone, the update of shared inputs
+    # (storage.data = ...) kept.
+    assert data_reads(original) - data_reads(fixed) == 5
+    assert fixed.__code__.co_firstlineno == original.__code__.co_firstlineno
+    compat._fix_scan_reuse_check()  # a second call does not wrap again
+    assert Scan.execute is fixed
+
+    # Two recurrent states, all steps kept (preallocated outputs that the
+    # inner function writes into) and last step only.
+    x0, w = T.matrix(), T.matrix()
+    states, _ = theano.scan(lambda h, acc: (T.tanh(T.dot(h, w)), acc + h),
+                            outputs_info=[x0, T.zeros_like(x0)], n_steps=6)
+    f = theano.function([x0, w], [states[0], states[1][-1]])
+    rng = np.random.RandomState(0)
+    h = rng.randn(5, 4).astype(theano.config.floatX)
+    wv = rng.randn(4, 4).astype(theano.config.floatX)
+    hs, acc = f(h, wv)
+    expect, total = [], np.zeros_like(h)
+    for _ in range(6):
+        total = total + h
+        h = np.tanh(h.dot(wv))
+        expect.append(h)
+    np.testing.assert_allclose(hs, expect, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(acc, total, rtol=1e-5, atol=1e-6)
 
 
 def test_apply_is_idempotent():

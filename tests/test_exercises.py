@@ -179,10 +179,15 @@ def cost_functions():
     y = T.imatrix('y')
     ymask = T.matrix('ymask')
     masked = sequence_cost(output, y, ymask)
+    unmasked = sequence_cost(output, y)
+    # The notebook's own expression, for the last test of this group.
+    notebook = T.mean(T.nnet.categorical_crossentropy(
+        T.reshape(output, (-1, 11)), y.flatten()))
     return theano.function([output, y, ymask], [
         masked, sequence_accuracy(output, y, ymask),
-        sequence_cost(output, y), sequence_accuracy(output, y),
-        T.grad(masked, output)], on_unused_input='ignore')
+        unmasked, sequence_accuracy(output, y),
+        T.grad(masked, output), T.grad(unmasked, output),
+        notebook, T.grad(notebook, output)], on_unused_input='ignore')
 
 
 def random_softmax(rng, shape):
@@ -199,7 +204,8 @@ def test_masked_cost_and_accuracy_match_numpy(cost_functions):
     # Make the padding trivially right, as a trained unmasked model does.
     output[ymask == 0] = 0.001
     output[..., 0][ymask == 0] = 0.99
-    cost, acc, cost_all, acc_all, grad = cost_functions(output, y, ymask)
+    cost, acc, cost_all, acc_all, grad = cost_functions(
+        output, y, ymask)[:5]
 
     picked = np.take_along_axis(output, y[..., None], axis=-1)[..., 0]
     nll = -np.log(picked)
@@ -234,6 +240,20 @@ def test_masked_cost_ignores_targets_under_the_mask(cost_functions):
     assert a[0] == pytest.approx(float(b[0]))
     assert a[1] == pytest.approx(float(b[1]))
     assert a[2] != pytest.approx(float(b[2]))
+
+
+def test_cost_is_the_notebooks_cross_entropy(cost_functions):
+    # sequence_cost indexes the target probabilities instead of calling
+    # T.nnet.categorical_crossentropy (a Python loop in Theano 1.0.5); the
+    # gradient that trains the model must be the same to the bit.
+    rng = np.random.RandomState(2)
+    _, _, y, ymask, _, _ = get_batch(16, 1, 8, rng=rng)
+    output = random_softmax(rng, y.shape + (11,))
+    out = cost_functions(output, y, ymask)
+    cost, grad, notebook_cost, notebook_grad = out[2], out[5], out[6], out[7]
+    np.testing.assert_array_equal(grad, notebook_grad)
+    np.testing.assert_allclose(cost, notebook_cost, rtol=1e-6)
+    assert np.count_nonzero(grad) == y.size  # one entry per target
 
 
 def test_sequence_metrics_by_hand():

@@ -36,12 +36,12 @@ def main():
     args = parser.parse_args()
     import seq2seq_lasagne  # noqa: F401  (before theano)
     import theano
+    from seq2seq_lasagne.compat import user_flags
     from seq2seq_lasagne.data_generator import get_batch
     from seq2seq_lasagne.training import Trainer, build_seeded
     trainer = Trainer(build_seeded(args.model, 0))
     rng = np.random.RandomState(0)
     fixed = get_batch(100, 20, 20, rng=rng)
-    from seq2seq_lasagne.compat import user_flags
     print('%s, %s' % ('allow_gc=%s (set by the user)' % theano.config.allow_gc
                       if 'allow_gc' in user_flags() else
                       'package default (scans keep their arrays)',

@@ -124,7 +124,8 @@ def _scan_keeps_buffers():
     """Compile so that scans keep their inner arrays between calls.
 
     Yields the mode to compile with, or ``None`` (Theano's default mode)
-    when the user set ``allow_gc`` themselves.
+    when the user chose ``allow_gc`` themselves: in their flags, or by
+    setting ``theano.config.allow_gc = False`` in the program.
 
     With Theano's default ``allow_gc=True`` every scan frees its inner
     function's arrays after each call, so each training step reallocates
@@ -138,7 +139,7 @@ def _scan_keeps_buffers():
     input length changes (``benchmarks/memory_growth.py``); the scans'
     arrays do not.
     """
-    if 'allow_gc' in user_flags():
+    if 'allow_gc' in user_flags() or not theano.config.allow_gc:
         yield None
         return
     mode = theano.compile.mode.get_default_mode().clone(
@@ -228,6 +229,8 @@ class Trainer(object):
             alpha = getattr(self.model.l_dec, 'alpha', None)
             if alpha is not None:
                 outputs.append(alpha)
+            # Validation batches are 5000 wide: here the scans free their
+            # arrays after each call, as Theano does by default.
             with _deep_graph_recursion():
                 self._test_fn = theano.function(
                     self._inputs(), outputs, name='test_fn',

@@ -200,6 +200,9 @@ def test_scan_buffers_follow_a_user_set_allow_gc(monkeypatch):
         assert theano.config.allow_gc is False
         assert mode.linker.allow_gc is True
     assert theano.config.allow_gc == before
+    with theano.configparser.change_flags(allow_gc=False):
+        with training._scan_keeps_buffers() as mode:
+            assert mode is None  # the program's own choice is kept
     monkeypatch.setattr(training, 'user_flags', lambda: {'allow_gc'})
     with training._scan_keeps_buffers() as mode:
         assert mode is None and theano.config.allow_gc == before

@@ -9,10 +9,12 @@ with one fixed batch, it stays flat.
 
 Usage::
 
-    .venv/bin/python benchmarks/memory_growth.py attention            # default
-    THEANO_FLAGS=allow_gc=False .venv/bin/python benchmarks/memory_growth.py attention
-    THEANO_FLAGS=allow_gc=False .venv/bin/python benchmarks/memory_growth.py attention --same-batch
+    .venv/bin/python benchmarks/memory_growth.py attention    # default
+    export THEANO_FLAGS=allow_gc=False
+    .venv/bin/python benchmarks/memory_growth.py attention
+    .venv/bin/python benchmarks/memory_growth.py attention --same-batch
 """
+
 import argparse
 import os
 
@@ -23,7 +25,7 @@ def resident_mb():
     """Current resident set size of this process, in MB (Linux)."""
     with open('/proc/self/statm') as f:
         pages = int(f.read().split()[1])
-    return pages * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+    return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
 
 
 def main():
@@ -31,29 +33,44 @@ def main():
     parser.add_argument('model', choices=('baseline', 'attention'))
     parser.add_argument('--steps', type=int, default=300)
     parser.add_argument('--rounds', type=int, default=5)
-    parser.add_argument('--same-batch', action='store_true',
-                        help='train on one fixed batch (one input length)')
+    parser.add_argument(
+        '--same-batch',
+        action='store_true',
+        help='train on one fixed batch (one input length)',
+    )
     args = parser.parse_args()
-    import seq2seq_lasagne  # noqa: F401  (before theano)
     import theano
+
+    import seq2seq_lasagne  # noqa: F401  (before theano)
     from seq2seq_lasagne.compat import user_flags
     from seq2seq_lasagne.data_generator import get_batch
-    from seq2seq_lasagne.training import Trainer, build_seeded
-    trainer = Trainer(build_seeded(args.model, 0))
+    from seq2seq_lasagne.settings import RunSettings
+    from seq2seq_lasagne.training import build_trainer
+
+    trainer = build_trainer(RunSettings(model=args.model))
+    trainer.compile(test=False)
     rng = np.random.RandomState(0)
     fixed = get_batch(100, 20, 20, rng=rng)
-    print('%s, %s' % ('allow_gc=%s (set by the user)' % theano.config.allow_gc
-                      if 'allow_gc' in user_flags() else
-                      'package default (scans keep their arrays)',
-                      'one fixed batch' if args.same_batch
-                      else 'fresh batches'))
+    print(
+        '%s, %s'
+        % (
+            'allow_gc=%s (set by the user)' % theano.config.allow_gc
+            if 'allow_gc' in user_flags()
+            else 'package default (scans keep their arrays)',
+            'one fixed batch' if args.same_batch else 'fresh batches',
+        )
+    )
     for r in range(args.rounds):
         for _ in range(args.steps):
-            x, xmask, y = (fixed if args.same_batch
-                           else get_batch(100, 20, 20, rng=rng))[:3]
-            trainer.train_step(x, xmask, y)
-        print('after %5d steps: %6.0f MB resident'
-              % ((r + 1) * args.steps, resident_mb()), flush=True)
+            x, xmask, y = (
+                fixed if args.same_batch else get_batch(100, 20, 20, rng=rng)
+            )[:3]
+            trainer.train_step(x, y, xmask)
+        print(
+            'after %5d steps: %6.0f MB resident'
+            % ((r + 1) * args.steps, resident_mb()),
+            flush=True,
+        )
 
 
 if __name__ == '__main__':

@@ -68,6 +68,7 @@ Initialisation
     zero, the output layer's weight Glorot-uniform.  (Only the statistics
     match; use :func:`load_lasagne_params` for the very same weights.)
 """
+
 import math
 
 import numpy as np
@@ -76,9 +77,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ['NUM_INPUTS', 'NUM_OUTPUTS', 'LasagneGRU', 'TorchBaseline',
-           'TorchAttention', 'build_torch_model', 'LasagneAdam',
-           'clip_gradients', 'TorchTrainer', 'load_lasagne_params', 'export_lasagne_params']
+__all__ = [
+    'NUM_INPUTS',
+    'NUM_OUTPUTS',
+    'LasagneGRU',
+    'TorchBaseline',
+    'TorchAttention',
+    'build_torch_model',
+    'LasagneAdam',
+    'clip_gradients',
+    'TorchTrainer',
+    'load_lasagne_params',
+    'export_lasagne_params',
+]
 
 NUM_INPUTS = 27
 NUM_OUTPUTS = 11
@@ -121,13 +132,15 @@ class LasagneGRU(nn.Module):
         if lengths is None:
             out, _ = self.gru(x)
             return out
-        packed = pack_padded_sequence(x, lengths, batch_first=True,
-                                      enforce_sorted=False)
+        packed = pack_padded_sequence(
+            x, lengths, batch_first=True, enforce_sorted=False
+        )
         out, h_n = self.gru(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True,
-                                     total_length=x.shape[1])
+        out, _ = pad_packed_sequence(
+            out, batch_first=True, total_length=x.shape[1]
+        )
         steps = torch.arange(x.shape[1], device=x.device)
-        padded = (steps[None, :] >= lengths[:, None].to(x.device))
+        padded = steps[None, :] >= lengths[:, None].to(x.device)
         return torch.where(padded[:, :, None], h_n[0][:, None, :], out)
 
 
@@ -142,7 +155,7 @@ class _Seq2Seq(nn.Module):
 
     def encode(self, x, xmask):
         """Encoder states (batch, L, E) for codes ``x`` and mask ``xmask``."""
-        emb = self.embedding[x]                       # (batch, L, 27)
+        emb = self.embedding[x]  # (batch, L, 27)
         lengths = xmask.sum(dim=1).round().to(torch.int64).cpu()
         return self.encoder(emb, lengths)
 
@@ -165,9 +178,9 @@ class TorchBaseline(_Seq2Seq):
 
     def forward(self, x, xmask):
         enc = self.encode(x, xmask)
-        last = enc[:, -1, :]                          # (batch, E)
+        last = enc[:, -1, :]  # (batch, E)
         rep = last[:, None, :].expand(-1, self.n_steps, -1)
-        dec = self.decoder(rep)                       # (batch, D, U)
+        dec = self.decoder(rep)  # (batch, D, U)
         return self.out(dec)
 
 
@@ -180,8 +193,13 @@ class TorchAttention(_Seq2Seq):
 
     kind = 'attention'
 
-    def __init__(self, num_units_enc=10, num_units_dec=10, aln_num_units=20,
-                 max_digits=20):
+    def __init__(
+        self,
+        num_units_enc=10,
+        num_units_dec=10,
+        aln_num_units=20,
+        max_digits=20,
+    ):
         super().__init__(num_units_enc)
         U, E, A = num_units_dec, num_units_enc, aln_num_units
         self.num_units = U
@@ -191,8 +209,11 @@ class TorchAttention(_Seq2Seq):
             setattr(self, 'W_hid_to_' + gate, p(_normal_(torch.empty(U, U))))
             setattr(self, 'b_' + gate, p(torch.zeros(U)))
         for gate in GATES:
-            setattr(self, 'W_weightedhid_to_' + gate,
-                    p(_normal_(torch.empty(E, U))))
+            setattr(
+                self,
+                'W_weightedhid_to_' + gate,
+                p(_normal_(torch.empty(E, U))),
+            )
         for gate in ('ingate', 'forgetgate', 'outgate'):
             setattr(self, 'W_cell_to_' + gate, p(_normal_(torch.empty(U))))
         self.W_a = p(_normal_(torch.empty(U, A)))
@@ -208,18 +229,19 @@ class TorchAttention(_Seq2Seq):
         batch = H.shape[0]
         U = self.num_units
         W_hid = torch.cat([getattr(self, 'W_hid_to_' + g) for g in GATES], 1)
-        W_ctx = torch.cat([getattr(self, 'W_weightedhid_to_' + g)
-                           for g in GATES], 1)
+        W_ctx = torch.cat(
+            [getattr(self, 'W_weightedhid_to_' + g) for g in GATES], 1
+        )
         b = torch.cat([getattr(self, 'b_' + g) for g in GATES])
-        hUa = H @ self.U_a                            # (batch, L, A), once
+        hUa = H @ self.U_a  # (batch, L, A), once
         h = H.new_zeros(batch, U)
         c = H.new_zeros(batch, U)
         ctxs, alphas = [], []
         for _ in range(self.n_steps):
             aligned = torch.tanh((h @ self.W_a)[:, None, :] + hUa)
-            e = (aligned @ self.v_a)[:, :, 0]         # (batch, L)
+            e = (aligned @ self.v_a)[:, :, 0]  # (batch, L)
             alpha = torch.softmax(e, dim=1)
-            ctx = torch.bmm(alpha[:, None, :], H)[:, 0, :]   # (batch, E)
+            ctx = torch.bmm(alpha[:, None, :], H)[:, 0, :]  # (batch, E)
             gates = h @ W_hid + b + ctx @ W_ctx
             i, f, g, o = gates.split(U, dim=1)
             i = torch.sigmoid(i + c * self.W_cell_to_ingate)
@@ -227,7 +249,7 @@ class TorchAttention(_Seq2Seq):
             g = torch.tanh(g)
             o = torch.sigmoid(o)
             c = f * c + i * g
-            o = o + c * self.W_cell_to_outgate        # after the sigmoid
+            o = o + c * self.W_cell_to_outgate  # after the sigmoid
             h = o * torch.tanh(c)
             ctxs.append(ctx)
             alphas.append(alpha)
@@ -262,8 +284,9 @@ def clip_gradients(params, grad_clip=3.0, max_norm=3.0, epsilon=1e-7):
 class LasagneAdam(object):
     """Adam exactly in Lasagne 0.1's form (see the module notes)."""
 
-    def __init__(self, params, learning_rate=0.005, beta1=0.9, beta2=0.999,
-                 epsilon=1e-8):
+    def __init__(
+        self, params, learning_rate=0.005, beta1=0.9, beta2=0.999, epsilon=1e-8
+    ):
         self.params = list(params)
         self.lr, self.beta1, self.beta2 = learning_rate, beta1, beta2
         self.epsilon = epsilon
@@ -275,7 +298,7 @@ class LasagneAdam(object):
     def step(self):
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        a_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        a_t = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad
             m.mul_(b1).add_(g, alpha=1 - b1)
@@ -286,7 +309,7 @@ class LasagneAdam(object):
 class TorchTrainer(object):
     """The notebook's training recipe for a torch model.
 
-    ``train_step(x, xmask, y)`` and ``evaluate(x, xmask, y)`` take the
+    ``train_step(x, y, xmask)`` and ``evaluate(x, y, xmask)`` take the
     NumPy arrays of :func:`seq2seq_lasagne.data_generator.get_batch`, as
     :class:`seq2seq_lasagne.training.Trainer` does.
 
@@ -299,22 +322,31 @@ class TorchTrainer(object):
         (foreach) instead of the Lasagne-exact forms.
     """
 
-    def __init__(self, model, learning_rate=0.005, grad_clip=3.0,
-                 max_norm=3.0, native_optim=False):
+    def __init__(
+        self,
+        model,
+        learning_rate=0.005,
+        grad_clip=3.0,
+        max_norm=3.0,
+        native_optim=False,
+    ):
         self.model = model
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.grad_clip, self.max_norm = grad_clip, max_norm
         self.native_optim = native_optim
         if native_optim:
-            self.optimizer = torch.optim.Adam(self.params, lr=learning_rate,
-                                              betas=(0.9, 0.999), eps=1e-8)
+            self.optimizer = torch.optim.Adam(
+                self.params, lr=learning_rate, betas=(0.9, 0.999), eps=1e-8
+            )
         else:
             self.optimizer = LasagneAdam(self.params, learning_rate)
 
     @staticmethod
     def _tensors(x, xmask, y=None):
-        out = [torch.from_numpy(np.asarray(x, dtype=np.int64)),
-               torch.from_numpy(np.asarray(xmask, dtype=np.float32))]
+        out = [
+            torch.from_numpy(np.asarray(x, dtype=np.int64)),
+            torch.from_numpy(np.asarray(xmask, dtype=np.float32)),
+        ]
         if y is not None:
             out.append(torch.from_numpy(np.asarray(y, dtype=np.int64)))
         return out
@@ -341,14 +373,14 @@ class TorchTrainer(object):
             clip_gradients(self.params, self.grad_clip, self.max_norm)
         return cost.detach(), acc
 
-    def train_step(self, x, xmask, y, ymask=None):
+    def train_step(self, x, y, xmask, ymask=None):
         """One Adam step on a batch; returns ``(cost, accuracy)``."""
         cost, acc = self.compute_gradients(x, xmask, y)
         self.optimizer.step()
         return float(cost), float(acc)
 
     @torch.no_grad()
-    def evaluate(self, x, xmask, y=None, ymask=None):
+    def evaluate(self, x, y, xmask, ymask=None):
         """Accuracy, softmax output and alpha, as ``Trainer.evaluate``."""
         x, xmask = self._tensors(x, xmask)
         logits = self.model(x, xmask)
@@ -358,27 +390,44 @@ class TorchTrainer(object):
             yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
             acc = float((logits.argmax(dim=-1) == yt).float().mean())
         alpha = getattr(self.model, 'alpha', None)
-        return {'accuracy': acc, 'output': output.numpy(),
-                'alpha': None if alpha is None else alpha.numpy()}
+        return {
+            'accuracy': acc,
+            'output': output.numpy(),
+            'alpha': None if alpha is None else alpha.numpy(),
+        }
 
 
 def _gru_from_lasagne(gru, prefix, values):
     """Copy Lasagne ``GRULayer`` weights (by name) into a LasagneGRU."""
+
     def get(name):
         return np.asarray(values[prefix + '.' + name], dtype=np.float32)
+
     # torch gate order r, z, n; z is Lasagne's update gate negated.
-    w_ih = np.concatenate([get('W_in_to_resetgate'),
-                           -get('W_in_to_updategate'),
-                           get('W_in_to_hidden_update')], axis=1).T
-    w_hh = np.concatenate([get('W_hid_to_resetgate'),
-                           -get('W_hid_to_updategate'),
-                           get('W_hid_to_hidden_update')], axis=1).T
-    b_ih = np.concatenate([get('b_resetgate'), -get('b_updategate'),
-                           get('b_hidden_update')])
+    w_ih = np.concatenate(
+        [
+            get('W_in_to_resetgate'),
+            -get('W_in_to_updategate'),
+            get('W_in_to_hidden_update'),
+        ],
+        axis=1,
+    ).T
+    w_hh = np.concatenate(
+        [
+            get('W_hid_to_resetgate'),
+            -get('W_hid_to_updategate'),
+            get('W_hid_to_hidden_update'),
+        ],
+        axis=1,
+    ).T
+    b_ih = np.concatenate(
+        [get('b_resetgate'), -get('b_updategate'), get('b_hidden_update')]
+    )
     hid_init = values.get(prefix + '.hid_init')
     if hid_init is not None and np.any(hid_init):
-        raise ValueError('%s.hid_init is not zero: LasagneGRU starts from '
-                         'zero' % prefix)
+        raise ValueError(
+            '%s.hid_init is not zero: LasagneGRU starts from zero' % prefix
+        )
     with torch.no_grad():
         g = gru.gru
         g.weight_ih_l0.copy_(torch.from_numpy(np.ascontiguousarray(w_ih)))
@@ -403,11 +452,14 @@ def load_lasagne_params(model, values):
     else:
         names = ['W_hid_to_' + g for g in GATES] + ['b_' + g for g in GATES]
         names += ['W_weightedhid_to_' + g for g in GATES]
-        names += ['W_cell_to_' + g for g in ('ingate', 'forgetgate',
-                                             'outgate')]
-        renamed = {'W_a': 'AlignSeqOutputLayer: (aln) W_a',
-                   'U_a': 'AlignSeqOutputLayer: (aln) U_a',
-                   'v_a': 'AlignSeqOutputLayer: v_a'}
+        names += [
+            'W_cell_to_' + g for g in ('ingate', 'forgetgate', 'outgate')
+        ]
+        renamed = {
+            'W_a': 'AlignSeqOutputLayer: (aln) W_a',
+            'U_a': 'AlignSeqOutputLayer: (aln) U_a',
+            'v_a': 'AlignSeqOutputLayer: v_a',
+        }
         for state in ('hid_init', 'cell_init'):
             value = values.get('LSTMDecoder.' + state)
             if value is not None and np.any(value):
@@ -415,13 +467,22 @@ def load_lasagne_params(model, values):
         with torch.no_grad():
             for name in names + list(renamed):
                 value = values['LSTMDecoder.' + renamed.get(name, name)]
-                getattr(model, name).copy_(torch.from_numpy(
-                    np.asarray(value, dtype=np.float32)))
+                getattr(model, name).copy_(
+                    torch.from_numpy(np.asarray(value, dtype=np.float32))
+                )
     with torch.no_grad():
-        model.out.weight.copy_(torch.from_numpy(np.ascontiguousarray(
-            np.asarray(values['SoftmaxOutput.W'], dtype=np.float32).T)))
-        model.out.bias.copy_(torch.from_numpy(
-            np.asarray(values['SoftmaxOutput.b'], dtype=np.float32)))
+        model.out.weight.copy_(
+            torch.from_numpy(
+                np.ascontiguousarray(
+                    np.asarray(values['SoftmaxOutput.W'], dtype=np.float32).T
+                )
+            )
+        )
+        model.out.bias.copy_(
+            torch.from_numpy(
+                np.asarray(values['SoftmaxOutput.b'], dtype=np.float32)
+            )
+        )
 
 
 def _tensor_value(t, grads):
@@ -435,8 +496,9 @@ def _gru_to_lasagne(gru, prefix, grads, out):
     w_ih = _tensor_value(g.weight_ih_l0, grads).T
     w_hh = _tensor_value(g.weight_hh_l0, grads).T
     b_ih = _tensor_value(g.bias_ih_l0, grads)
-    for k, (gate, sign) in enumerate((('resetgate', 1), ('updategate', -1),
-                                      ('hidden_update', 1))):
+    for k, (gate, sign) in enumerate(
+        (('resetgate', 1), ('updategate', -1), ('hidden_update', 1))
+    ):
         cols = slice(k * U, (k + 1) * U)
         out[prefix + '.W_in_to_' + gate] = sign * w_ih[:, cols]
         out[prefix + '.W_hid_to_' + gate] = sign * w_hh[:, cols]
@@ -453,19 +515,24 @@ def export_lasagne_params(model, grads=False):
     if model.kind == 'baseline':
         _gru_to_lasagne(model.decoder, 'GRUDecoder', grads, out)
     else:
-        for name in (['W_hid_to_' + g for g in GATES]
-                     + ['b_' + g for g in GATES]
-                     + ['W_weightedhid_to_' + g for g in GATES]
-                     + ['W_cell_to_' + g for g in ('ingate', 'forgetgate',
-                                                   'outgate')]):
-            out['LSTMDecoder.' + name] = _tensor_value(getattr(model, name),
-                                                      grads)
+        for name in (
+            ['W_hid_to_' + g for g in GATES]
+            + ['b_' + g for g in GATES]
+            + ['W_weightedhid_to_' + g for g in GATES]
+            + ['W_cell_to_' + g for g in ('ingate', 'forgetgate', 'outgate')]
+        ):
+            out['LSTMDecoder.' + name] = _tensor_value(
+                getattr(model, name), grads
+            )
         out['LSTMDecoder.AlignSeqOutputLayer: (aln) W_a'] = _tensor_value(
-            model.W_a, grads)
+            model.W_a, grads
+        )
         out['LSTMDecoder.AlignSeqOutputLayer: (aln) U_a'] = _tensor_value(
-            model.U_a, grads)
+            model.U_a, grads
+        )
         out['LSTMDecoder.AlignSeqOutputLayer: v_a'] = _tensor_value(
-            model.v_a, grads)
+            model.v_a, grads
+        )
     out['SoftmaxOutput.W'] = _tensor_value(model.out.weight, grads).T
     out['SoftmaxOutput.b'] = _tensor_value(model.out.bias, grads)
     return out

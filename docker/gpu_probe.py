@@ -12,6 +12,7 @@ driver's ``libcuda.so.1`` is loadable (the NVIDIA container toolkit mounts
 that name), a ``libcuda.so`` link to it is made in a per-user directory under
 $TMPDIR, which the caller prepends to LD_LIBRARY_PATH.
 """
+
 import ctypes
 import os
 import sys
@@ -39,8 +40,9 @@ def _loaded_path(fragment):
 
 
 def _link_dir(target):
-    directory = os.path.join(tempfile.gettempdir(),
-                             'seq2seq-lasagne-%d' % os.getuid(), 'lib')
+    directory = os.path.join(
+        tempfile.gettempdir(), 'seq2seq-lasagne-%d' % os.getuid(), 'lib'
+    )
     os.makedirs(directory, exist_ok=True)
     link = os.path.join(directory, 'libcuda.so')
     if os.path.islink(link) or os.path.exists(link):
@@ -75,11 +77,25 @@ def probe():
         cuda.cuDeviceGetName(name, 256, device)
     for lib in ('libnvrtc.so', 'libcublas.so'):
         if _load(lib) is None:
-            return False, ('driver found but %s not loadable (CUDA run-time '
-                           'libraries missing)' % lib), extra
-    return True, '%d device(s), %s, driver CUDA %d.%d' % (
-        count.value, name.value.decode(errors='replace') or '?',
-        version.value // 1000, version.value % 1000 // 10), extra
+            return (
+                False,
+                (
+                    'driver found but %s not loadable (CUDA run-time '
+                    'libraries missing)' % lib
+                ),
+                extra,
+            )
+    return (
+        True,
+        '%d device(s), %s, driver CUDA %d.%d'
+        % (
+            count.value,
+            name.value.decode(errors='replace') or '?',
+            version.value // 1000,
+            version.value % 1000 // 10,
+        ),
+        extra,
+    )
 
 
 def main():

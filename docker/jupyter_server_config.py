@@ -4,14 +4,17 @@ Token authentication stays on: the token comes from JUPYTER_TOKEN (the start
 script sets or generates it), and the server refuses to start without one.
 Not used by jupyterhub-singleuser, where the hub does the authentication.
 """
+
 import os
 
 c = get_config()  # noqa: F821  (defined by Jupyter when it loads this file)
 
 token = os.environ.get('JUPYTER_TOKEN', '')
 if not token:
-    raise SystemExit('seq2seq-lasagne: JUPYTER_TOKEN is empty; refusing to '
-                     'start JupyterLab without authentication')
+    raise SystemExit(
+        'seq2seq-lasagne: JUPYTER_TOKEN is empty; refusing to '
+        'start JupyterLab without authentication'
+    )
 c.IdentityProvider.token = token
 c.ServerApp.password_required = False
 c.ServerApp.open_browser = False

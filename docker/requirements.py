@@ -11,9 +11,11 @@ expanded, duplicates dropped, and the ``--exclude``d names left out.  The
 image leaves out numpy on purpose: it uses Debian's numpy, which Debian's
 pygpu is built against (see docs/CONTAINER.md).
 """
+
 import argparse
 import re
 import sys
+
 import tomllib
 
 _NAME = re.compile(r'^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?')
@@ -29,7 +31,9 @@ def split(requirement):
     match = _NAME.match(requirement)
     if not match:
         raise ValueError('cannot parse requirement %r' % requirement)
-    extras = [e.strip() for e in (match.group(3) or '').split(',') if e.strip()]
+    extras = [
+        e.strip() for e in (match.group(3) or '').split(',') if e.strip()
+    ]
     return canonical(match.group(1)), extras, requirement.strip()
 
 
@@ -68,8 +72,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('pyproject')
     parser.add_argument('extras', nargs='*')
-    parser.add_argument('--exclude', action='append', default=[],
-                        help='leave this project name out (repeatable)')
+    parser.add_argument(
+        '--exclude',
+        action='append',
+        default=[],
+        help='leave this project name out (repeatable)',
+    )
     args = parser.parse_intermixed_args(argv)
     with open(args.pyproject, 'rb') as f:
         data = tomllib.load(f)

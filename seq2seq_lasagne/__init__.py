@@ -3,6 +3,7 @@
 Importing this package applies :mod:`seq2seq_lasagne.compat` first, so that
 a plain ``import theano, lasagne`` works afterwards on Python 3.11.
 """
+
 from . import compat
 
 compat.apply()

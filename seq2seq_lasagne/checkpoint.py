@@ -6,14 +6,22 @@ A run directory holds ``config.json`` (how to rebuild the model),
 generator's state at the last validation).  Files are written to a
 temporary name first and renamed, so an interrupt never leaves half a file.
 """
+
 import json
 import os
 import zipfile
 
 import numpy as np
 
-__all__ = ['ParamsError', 'save_params', 'load_params', 'read_config',
-           'write_json', 'save_checkpoint', 'load_checkpoint']
+__all__ = [
+    'ParamsError',
+    'save_params',
+    'load_params',
+    'read_config',
+    'write_json',
+    'save_checkpoint',
+    'load_checkpoint',
+]
 
 
 class ParamsError(ValueError):
@@ -95,13 +103,19 @@ def load_params(model, run_dir):
     if missing or extra:
         raise ParamsError(
             '%s does not match the model: missing %s; unexpected %s'
-            % (path, ', '.join(missing[:3]) or 'none',
-               ', '.join(extra[:3]) or 'none'))
+            % (
+                path,
+                ', '.join(missing[:3]) or 'none',
+                ', '.join(extra[:3]) or 'none',
+            )
+        )
     for p in params:
         want = p.get_value().shape
         if values[p.name].shape != want:
-            raise ParamsError('%s: %s has shape %s, the model needs %s'
-                              % (path, p.name, values[p.name].shape, want))
+            raise ParamsError(
+                '%s: %s has shape %s, the model needs %s'
+                % (path, p.name, values[p.name].shape, want)
+            )
     for p in params:
         p.set_value(values[p.name].astype(p.dtype))
 
@@ -119,13 +133,17 @@ def save_checkpoint(path, trainer, state, extra=None):
     extra : dict, optional
         JSON-serialisable run settings to check on resume.
     """
-    arrays = {'shared_%04d' % i: v
-              for i, v in enumerate(trainer.shared_state())}
-    meta = {'samples_processed': state.samples_processed,
-            'history': state.history, 'costs': state.costs,
-            'train_seconds': state.train_seconds,
-            'validation_seconds': state.validation_seconds,
-            'extra': extra or {}}
+    arrays = {
+        'shared_%04d' % i: v for i, v in enumerate(trainer.shared_state())
+    }
+    meta = {
+        'samples_processed': state.samples_processed,
+        'history': state.history,
+        'costs': state.costs,
+        'train_seconds': state.train_seconds,
+        'validation_seconds': state.validation_seconds,
+        'extra': extra or {},
+    }
     # RandomState.get_state(): (name, keys, pos, has_gauss, cached_gauss)
     name, keys, pos, has_gauss, cached = state.batch_rng_state
     meta['rng'] = [name, int(pos), int(has_gauss), float(cached)]
@@ -150,8 +168,10 @@ def load_checkpoint(path, trainer, state, extra=None):
     except (KeyError, ValueError, TypeError) as exc:
         raise ParamsError('%s is corrupt: %s' % (path, exc))
     if extra is not None and meta.get('extra') != extra:
-        raise ParamsError('%s was saved with other settings (%s); use '
-                          'another --out or delete it' % (path, meta['extra']))
+        raise ParamsError(
+            '%s was saved with other settings (%s); use '
+            'another --out or delete it' % (path, meta['extra'])
+        )
     shared = [arrays[k] for k in sorted(arrays)]
     try:
         trainer.set_shared_state(shared)

@@ -1,12 +1,17 @@
 """The ``seq2seq-lasagne`` command.
 
 Subcommands: ``train``, ``translate``, ``reproduce``, ``notebooks``,
-``doctor`` and ``characters``.  Bad input of any kind ends with one ``seq2seq-lasagne:
-error: ...`` line on stderr and exit code 2.
+``doctor`` and ``characters``.  Bad input of any kind ends with one
+``seq2seq-lasagne: error: ...`` line on stderr and exit code 2.
 """
+
 import argparse
+import math
 import os
+import shlex
 import sys
+
+from .settings import ENCODERS, MERGES, MODELS, REPRODUCE_SEEDS, RunSettings
 
 PROG = 'seq2seq-lasagne'
 EXIT_USAGE = 2
@@ -22,121 +27,210 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _int(text):
-    """An integer that may be written as 3e5 (the notebook's style)."""
+    """A whole number, which may be written as 3e5 (the notebook's style)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError('%r is not a number' % text)
-    if value != int(value):
+    if not math.isfinite(value) or value != int(value):
         raise argparse.ArgumentTypeError('%r is not a whole number' % text)
     return int(value)
 
 
 def _add_run_options(p, samples_help):
-    from .models import ENCODERS, MERGES
+    d = RunSettings()
     p.add_argument('--samples', type=_int, default=None, help=samples_help)
-    p.add_argument('--min-digits', type=_int, default=20,
-                   help='shortest target in digits (default 20)')
-    p.add_argument('--max-digits', type=_int, default=20,
-                   help='longest target in digits (default 20)')
-    p.add_argument('--batch-size', type=_int, default=100)
-    p.add_argument('--val-size', type=_int, default=5000,
-                   help='validation set size (default 5000)')
-    p.add_argument('--val-interval', type=_int, default=5000,
-                   help='validate every N samples (default 5000)')
-    p.add_argument('--encoder', choices=ENCODERS, default='gru',
-                   help='gru (the notebook) or bidirectional (exercise 3)')
-    p.add_argument('--merge', choices=MERGES, default='concat',
-                   help='how a bidirectional encoder merges its GRUs')
-    p.add_argument('--target-mask', action='store_true', default=None,
-                   help='mask padded targets in cost and accuracy (always '
-                        'on when --min-digits < --max-digits)')
-    p.add_argument('--unroll-scan', action='store_true',
-                   help='attention decoder: unroll its steps instead of '
-                        'theano.scan')
-    p.add_argument('--decoder-mask', action='store_true',
-                   help='attention decoder: ignore padded input positions '
-                        '(the notebook does not)')
-    p.add_argument('--no-progress', action='store_true',
-                   help='hide the progress bar')
+    p.add_argument(
+        '--min-digits',
+        type=_int,
+        default=d.min_digits,
+        help='shortest target in digits (default %(default)s)',
+    )
+    p.add_argument(
+        '--max-digits',
+        type=_int,
+        default=d.max_digits,
+        help='longest target in digits (default %(default)s)',
+    )
+    p.add_argument(
+        '--batch-size',
+        type=_int,
+        default=d.batch_size,
+        help='samples per Adam step (default %(default)s)',
+    )
+    p.add_argument(
+        '--val-size',
+        type=_int,
+        default=d.val_size,
+        help='validation set size (default %(default)s)',
+    )
+    p.add_argument(
+        '--val-interval',
+        type=_int,
+        default=d.val_interval,
+        help='validate every N samples (default %(default)s)',
+    )
+    p.add_argument(
+        '--encoder',
+        choices=ENCODERS,
+        default=d.encoder,
+        help='gru (the notebook) or bidirectional (exercise 3)',
+    )
+    p.add_argument(
+        '--merge',
+        choices=MERGES,
+        default=d.merge,
+        help='how a bidirectional encoder merges its GRUs',
+    )
+    p.add_argument(
+        '--target-mask',
+        action='store_true',
+        default=None,
+        help='mask padded targets in cost and accuracy (always '
+        'on when --min-digits < --max-digits)',
+    )
+    p.add_argument(
+        '--unroll-scan',
+        action='store_true',
+        help='attention decoder: unroll its steps instead of theano.scan',
+    )
+    p.add_argument(
+        '--decoder-mask',
+        action='store_true',
+        help='attention decoder: ignore padded input positions '
+        '(the notebook does not)',
+    )
+    p.add_argument(
+        '--no-progress', action='store_true', help='hide the progress bar'
+    )
 
 
 def make_parser():
-    from .models import MODELS
-    parser = _Parser(prog=PROG, description='The Theano/Lasagne RNN '
-                     'encoder-decoder lab: spelled digits to digits.')
-    sub = parser.add_subparsers(dest='command', metavar='COMMAND',
-                                parser_class=_Parser)
+    parser = _Parser(
+        prog=PROG,
+        description='The Theano/Lasagne RNN '
+        'encoder-decoder lab: spelled digits to digits.',
+    )
+    sub = parser.add_subparsers(
+        dest='command', metavar='COMMAND', parser_class=_Parser
+    )
 
     p = sub.add_parser('train', help='train one model into --out DIR')
-    p.add_argument('--model', default='baseline',
-                   help='%s (default baseline)' % ' or '.join(MODELS))
-    p.add_argument('--seed', type=_int, default=0)
+    p.add_argument(
+        '--model',
+        default=RunSettings.model,
+        help='%s (default %%(default)s)' % ' or '.join(MODELS),
+    )
+    p.add_argument('--seed', type=_int, default=RunSettings.seed)
     p.add_argument('--out', required=True, help='run directory')
-    p.add_argument('--fresh', action='store_true',
-                   help='ignore a checkpoint in --out and start again')
-    _add_run_options(p, 'samples to train on (default: the notebook\'s, '
-                        '3e5 baseline, 1.5e5 attention)')
+    p.add_argument(
+        '--fresh',
+        action='store_true',
+        help='ignore a checkpoint in --out and start again',
+    )
+    _add_run_options(
+        p,
+        "samples to train on (default: the notebook's, "
+        '3e5 baseline, 1.5e5 attention)',
+    )
 
-    p = sub.add_parser('translate', help='translate spelled digits with a '
-                       'trained model')
-    p.add_argument('--params', required=True,
-                   help='run directory written by train')
+    p = sub.add_parser(
+        'translate', help='translate spelled digits with a trained model'
+    )
+    p.add_argument(
+        '--params', required=True, help='run directory written by train'
+    )
     p.add_argument('text', nargs='+', help='e.g. "one two five"')
-    p.add_argument('--heatmap', metavar='PNG',
-                   help='attention model: save the heatmap of the (first) '
-                        'input here')
-    p.add_argument('--show-attention', action='store_true',
-                   help='attention model: print a text heatmap')
+    p.add_argument(
+        '--heatmap',
+        metavar='PNG',
+        help='attention model: save the heatmap of the (first) input here',
+    )
+    p.add_argument(
+        '--show-attention',
+        action='store_true',
+        help='attention model: print a text heatmap',
+    )
 
-    p = sub.add_parser('reproduce', help='train both models at the '
-                       'notebook\'s settings and write a report')
+    p = sub.add_parser(
+        'reproduce',
+        help="train both models at the notebook's settings and write a report",
+    )
     p.add_argument('--out', required=True)
-    p.add_argument('--seeds', type=_int, nargs='+', default=[0, 1, 2, 3, 4])
-    p.add_argument('--models', nargs='+', default=list(MODELS),
-                   choices=MODELS)
-    p.add_argument('--samples', type=_int, default=None,
-                   help='override the notebook\'s sample counts (quick '
-                        'checks only)')
+    p.add_argument(
+        '--seeds', type=_int, nargs='+', default=list(REPRODUCE_SEEDS)
+    )
+    p.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
+    p.add_argument(
+        '--samples',
+        type=_int,
+        default=None,
+        help="override the notebook's sample counts (quick checks only)",
+    )
     p.add_argument('--no-progress', action='store_true')
 
-    p = sub.add_parser('notebooks', help='execute the lab notebooks and '
-                       'their solutions into --out DIR (with all plots)')
+    p = sub.add_parser(
+        'notebooks',
+        help='execute the lab notebooks and '
+        'their solutions into --out DIR (with all plots)',
+    )
     p.add_argument('--out', required=True)
-    p.add_argument('--quick', action='store_true',
-                   help='small sample counts (as SEQ2SEQ_QUICK=1)')
+    p.add_argument(
+        '--quick',
+        action='store_true',
+        help='small sample counts (as SEQ2SEQ_QUICK=1)',
+    )
     p.add_argument('names', nargs='*', help='only these notebooks')
 
-    sub.add_parser('doctor', help='report the Theano stack and run a tiny '
-                   'function and one attention training step')
+    sub.add_parser(
+        'doctor',
+        help='report the Theano stack and run a tiny '
+        'function and one attention training step',
+    )
     sub.add_parser('characters', help='print the character table')
     return parser
 
 
 def _cmd_train(args):
-    from .experiment import RunSettings, train_run
-    from .models import MODELS
-    if args.model not in MODELS:
-        raise UsageError('unknown model %r (choose from %s)'
-                         % (args.model, ', '.join(MODELS)))
+    from .experiment import train_run
+
     try:
         settings = RunSettings(
-            model=args.model, samples=args.samples, seed=args.seed,
-            min_digits=args.min_digits, max_digits=args.max_digits,
-            batch_size=args.batch_size, val_size=args.val_size,
-            val_interval=args.val_interval, encoder=args.encoder,
-            merge=args.merge, target_mask=args.target_mask,
-            unroll_scan=args.unroll_scan, decoder_mask=args.decoder_mask)
+            model=args.model,
+            samples=args.samples,
+            seed=args.seed,
+            min_digits=args.min_digits,
+            max_digits=args.max_digits,
+            batch_size=args.batch_size,
+            val_size=args.val_size,
+            val_interval=args.val_interval,
+            encoder=args.encoder,
+            merge=args.merge,
+            target_mask=args.target_mask,
+            unroll_scan=args.unroll_scan,
+            decoder_mask=args.decoder_mask,
+        )
     except ValueError as exc:
         raise UsageError(str(exc))
     _check_out_dir(args.out)
-    metrics = train_run(args.out, settings, resume=not args.fresh,
-                        progress=not args.no_progress,
-                        log=lambda m: print(m, file=sys.stderr))
-    print('%s: %d samples, final validation accuracy %.4f (best %.4f); '
-          'wrote %s' % (settings.model, metrics['samples_processed'],
-                        metrics['val_accuracy'],
-                        metrics['best_val_accuracy'], args.out))
+    metrics = train_run(
+        args.out,
+        settings,
+        resume=not args.fresh,
+        progress=not args.no_progress,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    print(
+        '%s: %d samples, final validation accuracy %.4f (best %.4f); '
+        'wrote %s'
+        % (
+            settings.model,
+            metrics['samples_processed'],
+            metrics['val_accuracy'],
+            metrics['best_val_accuracy'],
+            args.out,
+        )
+    )
     return 130 if metrics['interrupted'] else 0
 
 
@@ -147,13 +241,15 @@ def _check_out_dir(path):
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise UsageError('--out %s cannot be created: %s'
-                         % (path, exc.strerror or exc))
+        raise UsageError(
+            '--out %s cannot be created: %s' % (path, exc.strerror or exc)
+        )
 
 
 def _cmd_translate(args):
     from .checkpoint import ParamsError
     from .data_generator import parse_spelled
+
     texts = []
     for text in args.text:
         try:
@@ -161,59 +257,88 @@ def _cmd_translate(args):
         except ValueError as exc:
             raise UsageError(str(exc))
     try:
-        from .experiment import Translator
+        from .translator import Translator
+
         translator = Translator(args.params)
     except ParamsError as exc:
         raise UsageError(str(exc))
     too_long = [d for _, d in texts if len(d) > translator.max_digits]
     if too_long:
-        raise UsageError('input has %d digits; this model decodes at most %d'
-                         % (len(too_long[0]), translator.max_digits))
+        raise UsageError(
+            'input has %d digits; this model decodes at most %d'
+            % (len(too_long[0]), translator.max_digits)
+        )
     wants_attention = args.heatmap or args.show_attention
-    if wants_attention and translator.model.kind != 'attention':
-        raise UsageError('--heatmap/--show-attention need an attention '
-                         'model; %s holds a %s model'
-                         % (args.params, translator.model.kind))
+    if wants_attention and translator.kind != 'attention':
+        raise UsageError(
+            '--heatmap/--show-attention need an attention '
+            'model; %s holds a %s model' % (args.params, translator.kind)
+        )
     results = translator.translate([spelled for spelled, _ in texts])
     for result in results:
         print(result['output'])
         if args.show_attention:
             from .plotting import attention_text_heatmap
-            print(attention_text_heatmap(result['alpha'], result['input'],
-                                         result['output']))
+
+            print(
+                attention_text_heatmap(
+                    result['alpha'], result['input'], result['output']
+                )
+            )
     if args.heatmap:
         from .plotting import plot_attention_heatmap
+
         first = results[0]
-        plot_attention_heatmap(first['alpha'], first['input'],
-                               first['output'], args.heatmap,
-                               title='"%s"' % first['input'])
+        plot_attention_heatmap(
+            first['alpha'],
+            first['input'],
+            first['output'],
+            args.heatmap,
+            title='"%s"' % first['input'],
+        )
     return 0
 
 
 def _cmd_reproduce(args):
     from .reproduce import reproduce
+
+    for model in args.models:
+        for seed in args.seeds:
+            try:
+                RunSettings(model=model, samples=args.samples, seed=seed)
+            except ValueError as exc:
+                raise UsageError(str(exc))
     _check_out_dir(args.out)
-    if args.samples is not None and args.samples < 0:
-        raise UsageError('--samples must not be negative')
-    report = reproduce(args.out, seeds=args.seeds, models=args.models,
-                       samples=args.samples, progress=not args.no_progress,
-                       log=lambda m: print(m, file=sys.stderr))
+    report = reproduce(
+        args.out,
+        seeds=args.seeds,
+        models=args.models,
+        samples=args.samples,
+        progress=not args.no_progress,
+        log=lambda m: print(m, file=sys.stderr),
+        command=' '.join([PROG] + [shlex.quote(a) for a in args.argv]),
+    )
     print('wrote %s' % report)
     return 0
 
 
 def _cmd_notebooks(args):
-    from .lab import NotebookExecutionError, execute_notebooks
+    from .notebooks import NotebookExecutionError, execute_notebooks
+
     _check_out_dir(args.out)
     try:
-        written = execute_notebooks(args.out, quick=args.quick,
-                                    notebooks=args.names or None,
-                                    log=lambda m: print(m, file=sys.stderr))
+        written = execute_notebooks(
+            args.out,
+            quick=args.quick,
+            notebooks=args.names or None,
+            log=lambda m: print(m, file=sys.stderr),
+        )
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc))
     except NotebookExecutionError as exc:
-        print('%s: error: %s' % (PROG, str(exc).splitlines()[0]),
-              file=sys.stderr)
+        print(
+            '%s: error: %s' % (PROG, str(exc).splitlines()[0]), file=sys.stderr
+        )
         return 1
     for path in written:
         print(path)
@@ -222,11 +347,13 @@ def _cmd_notebooks(args):
 
 def _cmd_doctor(args):
     from .doctor import run_doctor
+
     return run_doctor()
 
 
 def _cmd_characters(args):
     from .data_generator import print_valid_characters
+
     print_valid_characters()
     return 0
 
@@ -241,12 +368,15 @@ def main(argv=None):
     """
     parser = make_parser()
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = parser.parse_args(argv)
+        args.argv = argv
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
         # Importing the package applies the compatibility fixes first.
         import seq2seq_lasagne  # noqa: F401
+
         handler = globals()['_cmd_' + args.command]
         return handler(args)
     except UsageError as exc:

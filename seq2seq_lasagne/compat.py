@@ -56,6 +56,7 @@ NumPy aliases
     81), which now warns on import; it is imported here once, quietly, and
     its absence is reported with the fix.
 """
+
 import configparser
 import glob
 import logging
@@ -64,15 +65,26 @@ import sys
 import types
 import warnings
 
-__all__ = ['apply', 'changes', 'user_flags', 'scipy_openblas_ldflags',
-           'scipy_openblas_path']
+__all__ = [
+    'apply',
+    'changes',
+    'user_flags',
+    'scipy_openblas_ldflags',
+    'scipy_openblas_path',
+]
 
 #: What :func:`apply` changed, one short phrase each, in order.
 _changes = []
 _applied = False
 
-_NUMPY_ALIASES = {'bool': bool, 'int': int, 'float': float,
-                  'complex': complex, 'object': object, 'str': str}
+_NUMPY_ALIASES = {
+    'bool': bool,
+    'int': int,
+    'float': float,
+    'complex': complex,
+    'object': object,
+    'str': str,
+}
 
 _SCAN_EXT = 'theano.scan_module.scan_perform_ext'
 _THREAD_VARS = ('OPENBLAS_NUM_THREADS', 'GOTO_NUM_THREADS', 'OMP_NUM_THREADS')
@@ -104,8 +116,9 @@ def user_flags(environ=None):
     try:
         parser.read([os.path.expanduser(f) for f in rc_files])
     except configparser.Error as exc:
-        warnings.warn('seq2seq_lasagne.compat: cannot read .theanorc: %s'
-                      % exc)
+        warnings.warn(
+            'seq2seq_lasagne.compat: cannot read .theanorc: %s' % exc
+        )
     for section in parser.sections():
         for key in parser[section]:
             names.add(key if section == 'global' else section + '.' + key)
@@ -115,12 +128,13 @@ def user_flags(environ=None):
 def scipy_openblas_path():
     """Path of the OpenBLAS bundled in SciPy's wheel, or ``None``."""
     import importlib.util
+
     spec = importlib.util.find_spec('scipy')
     if spec is None or not spec.submodule_search_locations:
         return None
     libdir = os.path.join(
-        os.path.dirname(list(spec.submodule_search_locations)[0]),
-        'scipy.libs')
+        os.path.dirname(list(spec.submodule_search_locations)[0]), 'scipy.libs'
+    )
     found = sorted(glob.glob(os.path.join(libdir, 'libopenblas*.so')))
     return found[0] if found else None
 
@@ -172,8 +186,10 @@ class _DropMessages(logging.Filter):
     # The first comes from the empty flag during import (it is replaced
     # right after); the second from Theano's file-name check, which does
     # not understand ``-l:exact-name``.
-    noise = ('Using NumPy C-API based implementation',
-             'We did not find a dynamic library')
+    noise = (
+        'Using NumPy C-API based implementation',
+        'We did not find a dynamic library',
+    )
 
     def filter(self, record):
         return not any(n in record.getMessage() for n in self.noise)
@@ -181,14 +197,18 @@ class _DropMessages(logging.Filter):
 
 def _set_blas_ldflags():
     import theano
+
     ldflags = scipy_openblas_ldflags()
     theano.config.blas.ldflags = ldflags
-    _changes.append('blas.ldflags=%s' % (
-        "SciPy's OpenBLAS" if ldflags else '(empty: BLAS through NumPy)'))
+    _changes.append(
+        'blas.ldflags=%s'
+        % ("SciPy's OpenBLAS" if ldflags else '(empty: BLAS through NumPy)')
+    )
     if ldflags and not any(os.environ.get(name) for name in _THREAD_VARS):
         # Theano's modules link this very file (same soname), so they
         # share the instance configured here.
         import ctypes
+
         try:
             ctypes.CDLL(scipy_openblas_path()).openblas_set_num_threads(1)
         except (OSError, AttributeError):
@@ -198,8 +218,8 @@ def _set_blas_ldflags():
 
 def _restore_numpy_aliases():
     import numpy as np
-    missing = [name for name in _NUMPY_ALIASES
-               if name not in np.__dict__]
+
+    missing = [name for name in _NUMPY_ALIASES if name not in np.__dict__]
     for name in missing:
         setattr(np, name, _NUMPY_ALIASES[name])
     if missing:
@@ -211,26 +231,30 @@ def _disable_scan_cython():
         # A None entry makes "import" raise ImportError, Theano's cue to
         # use the Python loop.
         sys.modules[_SCAN_EXT] = None
-        _changes.append('scan uses its Python loop (Cython core does not '
-                        'build on Python %d.%d)' % sys.version_info[:2])
+        _changes.append(
+            'scan uses its Python loop (Cython core does not '
+            'build on Python %d.%d)' % sys.version_info[:2]
+        )
 
 
 #: ``Scan.execute``'s buffer comparisons and what replaces them; each must
 #: be found exactly ``count`` times.  ``old_data`` then holds the array
 #: itself, and the test runs only after ``old_var is new_var``.
 _SCAN_CHECKS = (
-    ("= var.data\n", "= var\n", 2),
-    ("(new_var.data == old_data)", "(new_var is old_data)", 3),
+    ('= var.data\n', '= var\n', 2),
+    ('(new_var.data == old_data)', '(new_var is old_data)', 3),
 )
 
 
 def _fix_scan_reuse_check():
     from theano.scan_module import scan_op
+
     execute = scan_op.Scan.execute
     if hasattr(execute, '__wrapped__'):
         return
     import inspect
     import textwrap
+
     try:
         lines, first = inspect.getsourcelines(execute)
     except (OSError, TypeError):
@@ -238,54 +262,73 @@ def _fix_scan_reuse_check():
     source = textwrap.dedent(''.join(lines))
     for old, new, count in _SCAN_CHECKS:
         if source.count(old) != count:
-            warnings.warn('seq2seq_lasagne.compat: Theano\'s Scan.execute '
-                          'is not the 1.0.5 one; its slow reused-output '
-                          'check is left as it is')
+            warnings.warn(
+                "seq2seq_lasagne.compat: Theano's Scan.execute "
+                'is not the 1.0.5 one; its slow reused-output '
+                'check is left as it is'
+            )
             return
         source = source.replace(old, new)
     # Blank lines keep tracebacks on the original file's line numbers.
-    code = compile('\n' * (first - 1) + source,
-                   inspect.getsourcefile(execute), 'exec')
+    code = compile(
+        '\n' * (first - 1) + source, inspect.getsourcefile(execute), 'exec'
+    )
     namespace = {}
     exec(code, scan_op.__dict__, namespace)
     fixed = namespace['execute']
     fixed.__wrapped__ = execute
     scan_op.Scan.execute = fixed
-    _changes.append("scan's reused-output check compares array objects, "
-                    "not contents")
+    _changes.append(
+        "scan's reused-output check compares array objects, not contents"
+    )
 
 
-def _max_pool_2d(input, ds, ignore_border=None, st=None, padding=(0, 0),
-                 mode='max'):
+def _max_pool_2d(
+    input, ds, ignore_border=None, st=None, padding=(0, 0), mode='max'
+):
     """Theano 0.8's ``downsample.max_pool_2d`` signature on ``pool_2d``."""
     from theano.tensor.signal import pool
-    return pool.pool_2d(input, ws=ds, ignore_border=ignore_border,
-                        stride=st, pad=padding, mode=mode)
+
+    return pool.pool_2d(
+        input,
+        ws=ds,
+        ignore_border=ignore_border,
+        stride=st,
+        pad=padding,
+        mode=mode,
+    )
 
 
 def _quiet_pkg_resources():
     with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='pkg_resources is '
-                                'deprecated', category=UserWarning)
+        warnings.filterwarnings(
+            'ignore',
+            message='pkg_resources is deprecated',
+            category=UserWarning,
+        )
         try:
             import pkg_resources  # noqa: F401
         except ImportError:
-            raise ImportError('Lasagne 0.1 needs pkg_resources, which '
-                              'setuptools 81 removed: pip install '
-                              '"setuptools==80.9.0"')
+            raise ImportError(
+                'Lasagne 0.1 needs pkg_resources, which '
+                'setuptools 81 removed: pip install '
+                '"setuptools==80.9.0"'
+            )
 
 
 def _register_downsample():
     if _DOWNSAMPLE in sys.modules:
         return
     import theano.tensor.signal
-    module = types.ModuleType(_DOWNSAMPLE, 'Stand-in for Theano 0.8 '
-                              'downsample (registered by seq2seq_lasagne)')
+
+    module = types.ModuleType(
+        _DOWNSAMPLE,
+        'Stand-in for Theano 0.8 downsample (registered by seq2seq_lasagne)',
+    )
     module.max_pool_2d = _max_pool_2d
     sys.modules[_DOWNSAMPLE] = module
     theano.tensor.signal.downsample = module
-    _changes.append('theano.tensor.signal.downsample stand-in for '
-                    'Lasagne 0.1')
+    _changes.append('theano.tensor.signal.downsample stand-in for Lasagne 0.1')
 
 
 def apply():
@@ -302,8 +345,10 @@ def apply():
     _applied = True
     user_value = os.environ.get('THEANO_FLAGS')
     if 'theano' in sys.modules:
-        warnings.warn('seq2seq_lasagne was imported after theano: its '
-                      'Theano flag defaults could not be applied')
+        warnings.warn(
+            'seq2seq_lasagne was imported after theano: its '
+            'Theano flag defaults could not be applied'
+        )
         fill_blas = False
     else:
         fill_blas = _fill_flags()

@@ -6,23 +6,71 @@ literal here: the original derived the letters from a ``set()``, whose order
 Python 3 randomises per process, and the lab's outputs and weights used the
 order below.
 """
+
 import numbers
 
 import numpy as np
 
-__all__ = ['valid_characters', 'char_to_code', 'STOP_CHARACTER',
-           'DIGIT_WORDS', 'print_valid_characters', 'get_batch',
-           'spell_digits', 'parse_spelled', 'encode_text', 'encode_batch', 'decode_prediction', 'NUM_INPUTS',
-           'NUM_OUTPUTS']
+__all__ = [
+    'valid_characters',
+    'char_to_code',
+    'STOP_CHARACTER',
+    'DIGIT_WORDS',
+    'print_valid_characters',
+    'get_batch',
+    'spell_digits',
+    'parse_spelled',
+    'encode_text',
+    'encode_batch',
+    'decode_prediction',
+    'NUM_INPUTS',
+    'NUM_OUTPUTS',
+]
 
 #: The character table of the original lab, in code order.
-valid_characters = ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '#',
-                    ' ', 'e', 'g', 'f', 'i', 'h', 'o', 'n', 's', 'r', 'u',
-                    't', 'w', 'v', 'x', 'z')
+valid_characters = (
+    '0',
+    '1',
+    '2',
+    '3',
+    '4',
+    '5',
+    '6',
+    '7',
+    '8',
+    '9',
+    '#',
+    ' ',
+    'e',
+    'g',
+    'f',
+    'i',
+    'h',
+    'o',
+    'n',
+    's',
+    'r',
+    'u',
+    't',
+    'w',
+    'v',
+    'x',
+    'z',
+)
 char_to_code = {c: i for i, c in enumerate(valid_characters)}
 STOP_CHARACTER = '#'
-DIGIT_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six',
-               'seven', 'eight', 'nine')
+DIGIT_WORDS = (
+    'zero',
+    'one',
+    'two',
+    'three',
+    'four',
+    'five',
+    'six',
+    'seven',
+    'eight',
+    'nine',
+)
 #: Number of input codes (every character) and of output codes (0-9, '#').
 NUM_INPUTS = len(valid_characters)
 NUM_OUTPUTS = 11
@@ -31,16 +79,18 @@ NUM_OUTPUTS = 11
 def print_valid_characters():
     """Print the character table exactly as the original lab did."""
     print('Number of valid characters:', len(valid_characters))
-    print(''.join("'%s'=%d,\t" % (c, i)
-                  for i, c in enumerate(valid_characters)))
+    print(
+        ''.join("'%s'=%d,\t" % (c, i) for i, c in enumerate(valid_characters))
+    )
 
 
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError('%s must be an integer, got %r' % (name, value))
     if value < minimum:
-        raise ValueError('%s must be at least %d, got %d'
-                         % (name, minimum, value))
+        raise ValueError(
+            '%s must be at least %d, got %d' % (name, minimum, value)
+        )
     return int(value)
 
 
@@ -73,16 +123,20 @@ def parse_spelled(text):
     """
     words = str(text).lower().split()
     if not words:
-        raise ValueError('input is empty: give spelled digits such as '
-                         '"one two five"')
+        raise ValueError(
+            'input is empty: give spelled digits such as "one two five"'
+        )
     unknown = [w for w in words if w not in DIGIT_WORDS]
     if unknown:
-        raise ValueError('unknown word%s %s: only %s are understood'
-                         % ('s' if len(unknown) > 1 else '',
-                            ', '.join(repr(w) for w in unknown),
-                            ', '.join(DIGIT_WORDS)))
-    return ' '.join(words), ''.join(str(DIGIT_WORDS.index(w))
-                                    for w in words)
+        raise ValueError(
+            'unknown word%s %s: only %s are understood'
+            % (
+                's' if len(unknown) > 1 else '',
+                ', '.join(repr(w) for w in unknown),
+                ', '.join(DIGIT_WORDS),
+            )
+        )
+    return ' '.join(words), ''.join(str(DIGIT_WORDS.index(w)) for w in words)
 
 
 def encode_batch(texts):
@@ -97,8 +151,8 @@ def encode_batch(texts):
     inputs = np.zeros((len(texts), width), dtype='int32')
     masks = np.zeros((len(texts), width), dtype='float32')
     for i, text in enumerate(texts):
-        inputs[i, :len(text)] = encode_text(text)
-        masks[i, :len(text)] = 1
+        inputs[i, : len(text)] = encode_text(text)
+        masks[i, : len(text)] = 1
     return inputs, masks
 
 
@@ -114,8 +168,10 @@ def encode_text(text):
         raise ValueError('text is empty')
     unknown = sorted(set(c for c in text if c not in char_to_code))
     if unknown:
-        raise ValueError('text has characters outside the table: %s'
-                         % ' '.join(repr(c) for c in unknown))
+        raise ValueError(
+            'text has characters outside the table: %s'
+            % ' '.join(repr(c) for c in unknown)
+        )
     return np.array([char_to_code[c] for c in text], dtype='int32')
 
 
@@ -175,8 +231,10 @@ def get_batch(batch_size=100, min_digits=3, max_digits=3, rng=None):
     min_digits = _check_int('min_digits', min_digits, 1)
     max_digits = _check_int('max_digits', max_digits, 1)
     if min_digits > max_digits:
-        raise ValueError('min_digits (%d) must not exceed max_digits (%d)'
-                         % (min_digits, max_digits))
+        raise ValueError(
+            'min_digits (%d) must not exceed max_digits (%d)'
+            % (min_digits, max_digits)
+        )
     rng = np.random if rng is None else rng
 
     text_inputs, text_targets = [], []
@@ -190,7 +248,13 @@ def get_batch(batch_size=100, min_digits=3, max_digits=3, rng=None):
     targets = np.zeros((batch_size, max_digits + 1), dtype='int32')
     target_masks = np.zeros((batch_size, max_digits + 1), dtype='float32')
     for i, text_out in enumerate(text_targets):
-        targets[i, :len(text_out)] = encode_text(text_out)
-        target_masks[i, :len(text_out)] = 1
-    return (inputs, input_masks, targets, target_masks, text_inputs,
-            text_targets)
+        targets[i, : len(text_out)] = encode_text(text_out)
+        target_masks[i, : len(text_out)] = 1
+    return (
+        inputs,
+        input_masks,
+        targets,
+        target_masks,
+        text_inputs,
+        text_targets,
+    )

@@ -6,6 +6,7 @@ then compiles and runs a tiny function and one attention training step on
 the configured device.  Returns non-zero with a one-line reason when the
 configured device cannot be used.
 """
+
 import ctypes.util
 import importlib
 import platform
@@ -38,8 +39,10 @@ def cuda_libraries():
 
 def stack_report():
     """The stack as ``(label, value)`` rows (imports Theano)."""
-    import seq2seq_lasagne
     import theano
+
+    import seq2seq_lasagne
+
     config = theano.config
     blas = config.blas.ldflags
     rows = [
@@ -50,11 +53,18 @@ def stack_report():
         ('numpy', _version('numpy')),
         ('scipy', _version('scipy')),
         ('pygpu (libgpuarray)', _version('pygpu')),
-        ('compat fixes', '; '.join(seq2seq_lasagne.compat.changes())
-         or 'none (all flags set by the user)'),
-        ('backend', 'gpuarray (libgpuarray through pygpu)'
-         if config.device.startswith(('cuda', 'opencl')) else
-         'cpu (C code compiled with %s)' % (config.cxx or 'no compiler')),
+        (
+            'compat fixes',
+            '; '.join(seq2seq_lasagne.compat.changes())
+            or 'none (all flags set by the user)',
+        ),
+        (
+            'backend',
+            'gpuarray (libgpuarray through pygpu)'
+            if config.device.startswith(('cuda', 'opencl'))
+            else 'cpu (C code compiled with %s)'
+            % (config.cxx or 'no compiler'),
+        ),
         ('device', config.device),
         ('floatX', config.floatX),
         ('blas.ldflags', blas if blas else '(empty: BLAS through NumPy)'),
@@ -62,8 +72,12 @@ def stack_report():
         ('cxx', config.cxx or '(none: Python implementations only)'),
     ]
     found = cuda_libraries()
-    rows.append(('CUDA libraries', ', '.join(
-        '%s=%s' % (k, v or 'missing') for k, v in found.items())))
+    rows.append(
+        (
+            'CUDA libraries',
+            ', '.join('%s=%s' % (k, v or 'missing') for k, v in found.items()),
+        )
+    )
     return rows
 
 
@@ -71,6 +85,7 @@ def _tiny_function():
     import numpy as np
     import theano
     import theano.tensor as T
+
     x = T.matrix('x')
     f = theano.function([x], T.dot(x, x.T).sum() + 1)
     value = f(np.ones((3, 4), dtype=theano.config.floatX))
@@ -81,12 +96,16 @@ def _tiny_function():
 
 def _attention_step():
     import numpy as np
+
     from .data_generator import get_batch
-    from .training import Trainer, build_seeded
-    trainer = Trainer(build_seeded('attention', 0, max_digits=3))
-    x, xmask, y, ymask, _, _ = get_batch(
-        8, 3, 3, rng=np.random.RandomState(0))
-    cost, _ = trainer.train_step(x, xmask, y)
+    from .settings import RunSettings
+    from .training import build_trainer
+
+    settings = RunSettings(model='attention', min_digits=3, max_digits=3)
+    trainer = build_trainer(settings)
+    trainer.compile()
+    x, xmask, y, _, _, _ = get_batch(8, 3, 3, rng=np.random.RandomState(0))
+    cost, _ = trainer.train_step(x, y, xmask)
     if not np.isfinite(cost):
         raise RuntimeError('attention training step gave cost %r' % cost)
     return cost
@@ -101,6 +120,7 @@ def gpu_backend_problem(device):
     if not device.startswith(('cuda', 'opencl')):
         return None
     import theano.gpuarray
+
     if theano.gpuarray.pygpu_activated:
         return None
     try:
@@ -119,32 +139,47 @@ def run_doctor(out=sys.stdout):
     try:
         rows = stack_report()
     except Exception as exc:
-        print('doctor: Theano could not start: %s'
-              % str(exc).strip().splitlines()[-1][:300], file=out)
+        print(
+            'doctor: Theano could not start: %s'
+            % str(exc).strip().splitlines()[-1][:300],
+            file=out,
+        )
         return 1
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print('%-*s  %s' % (width, label, value), file=out)
     import theano
+
     device = theano.config.device
     problem = gpu_backend_problem(device)
     if problem is not None:
-        print('doctor: device %s cannot be used (GPU backend): %s'
-              % (device, problem[:300]), file=out)
+        print(
+            'doctor: device %s cannot be used (GPU backend): %s'
+            % (device, problem[:300]),
+            file=out,
+        )
         return 1
     start = time.perf_counter()
     try:
         _tiny_function()
-        print('%-*s  ok (%.1f s)' % (width, 'tiny function',
-                                    time.perf_counter() - start), file=out)
+        print(
+            '%-*s  ok (%.1f s)'
+            % (width, 'tiny function', time.perf_counter() - start),
+            file=out,
+        )
         start = time.perf_counter()
         cost = _attention_step()
-        print('%-*s  ok, cost %.4f (%.1f s incl. compile)'
-              % (width, 'attention step', cost,
-                 time.perf_counter() - start), file=out)
+        print(
+            '%-*s  ok, cost %.4f (%.1f s incl. compile)'
+            % (width, 'attention step', cost, time.perf_counter() - start),
+            file=out,
+        )
     except Exception as exc:
-        print('doctor: device %s cannot be used: %s'
-              % (device, str(exc).strip().splitlines()[-1][:300]), file=out)
+        print(
+            'doctor: device %s cannot be used: %s'
+            % (device, str(exc).strip().splitlines()[-1][:300]),
+            file=out,
+        )
         return 1
     print('doctor: all checks passed on %s' % device, file=out)
     return 0

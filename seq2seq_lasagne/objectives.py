@@ -4,6 +4,7 @@ Without a target mask these are the notebook's expressions: cross-entropy
 and accuracy averaged over every target position.  With one (exercise 4,
 targets of different lengths) padded positions do not count at all.
 """
+
 import theano.tensor as T
 
 __all__ = ['sequence_cost', 'sequence_accuracy']

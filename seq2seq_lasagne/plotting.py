@@ -4,13 +4,18 @@ Every function builds its own ``Figure`` and renders it with
 ``FigureCanvasAgg``, so nothing here touches pyplot's global state or needs
 a display; each writes a PNG when given ``path`` and returns the figure.
 """
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ['plot_validation_curve', 'plot_accuracy_per_position',
-           'plot_alpha_weights', 'plot_attention_heatmap',
-           'attention_text_heatmap']
+__all__ = [
+    'plot_validation_curve',
+    'plot_accuracy_per_position',
+    'plot_alpha_weights',
+    'plot_attention_heatmap',
+    'attention_text_heatmap',
+]
 
 
 def _finish(fig, path):
@@ -20,8 +25,9 @@ def _finish(fig, path):
     return fig
 
 
-def plot_validation_curve(histories, path=None, labels=None, title=None,
-                          reference=None):
+def plot_validation_curve(
+    histories, path=None, labels=None, title=None, reference=None
+):
     """Validation accuracy against processed samples.
 
     Parameters
@@ -42,8 +48,11 @@ def plot_validation_curve(histories, path=None, labels=None, title=None,
     ax = fig.add_subplot(111)
     for i, history in enumerate(histories):
         label = labels[i] if labels else None
-        ax.plot([h['samples'] for h in history],
-                [h['val_accuracy'] for h in history], label=label)
+        ax.plot(
+            [h['samples'] for h in history],
+            [h['val_accuracy'] for h in history],
+            label=label,
+        )
     if reference:
         ax.plot(*zip(*reference), 'ko', label='original (read off)')
     ax.set_ylabel('Validation Accuracy', fontsize=15)
@@ -55,8 +64,7 @@ def plot_validation_curve(histories, path=None, labels=None, title=None,
     return _finish(fig, path)
 
 
-def plot_accuracy_per_position(accuracy, path=None, labels=None,
-                               title=None):
+def plot_accuracy_per_position(accuracy, path=None, labels=None, title=None):
     """Validation accuracy for each target position (one or more runs).
 
     Parameters
@@ -92,13 +100,17 @@ def plot_alpha_weights(alpha, path=None):
     ax.set_ylabel('alpha', fontsize=15)
     ax.set_xlabel('Input Sequence position', fontsize=15)
     ax.set_title('Alpha weights', fontsize=20)
-    ax.legend([str(k) for k in range(1, mean.shape[0] + 1)],
-              bbox_to_anchor=(1.125, 1.0), fontsize=8)
+    ax.legend(
+        [str(k) for k in range(1, mean.shape[0] + 1)],
+        bbox_to_anchor=(1.125, 1.0),
+        fontsize=8,
+    )
     return _finish(fig, path)
 
 
-def plot_attention_heatmap(alpha, input_text, output_text, path=None,
-                           title=None):
+def plot_attention_heatmap(
+    alpha, input_text, output_text, path=None, title=None
+):
     """Attention of one sample: output digits against input characters.
 
     Parameters
@@ -111,16 +123,23 @@ def plot_attention_heatmap(alpha, input_text, output_text, path=None,
         The predicted characters, one per decoding step shown.
     """
     rows = max(len(output_text), 1)
-    weights = np.asarray(alpha)[:rows, :len(input_text)]
-    fig = Figure(figsize=(max(6, 0.22 * len(input_text) + 2),
-                          max(3, 0.3 * rows + 1.5)))
+    weights = np.asarray(alpha)[:rows, : len(input_text)]
+    fig = Figure(
+        figsize=(max(6, 0.22 * len(input_text) + 2), max(3, 0.3 * rows + 1.5))
+    )
     ax = fig.add_subplot(111)
-    image = ax.imshow(weights, aspect='auto', cmap='viridis', vmin=0,
-                      vmax=max(float(weights.max()), 1e-6),
-                      interpolation='nearest')
+    image = ax.imshow(
+        weights,
+        aspect='auto',
+        cmap='viridis',
+        vmin=0,
+        vmax=max(float(weights.max()), 1e-6),
+        interpolation='nearest',
+    )
     ax.set_xticks(range(len(input_text)))
-    ax.set_xticklabels(['_' if c == ' ' else c for c in input_text],
-                       fontsize=8)
+    ax.set_xticklabels(
+        ['_' if c == ' ' else c for c in input_text], fontsize=8
+    )
     ax.set_yticks(range(rows))
     ax.set_yticklabels(list(output_text[:rows]), fontsize=9)
     ax.set_xlabel('input character')
@@ -139,12 +158,20 @@ def attention_text_heatmap(alpha, input_text, output_text):
         One line per output character; darker glyphs mean more weight.
     """
     shades = ' .:-=+*#%@'
-    weights = np.asarray(alpha)[:len(output_text), :len(input_text)]
+    weights = np.asarray(alpha)[: len(output_text), : len(input_text)]
     lines = ['  ' + input_text]
     for char, row in zip(output_text, weights):
         top = max(float(row.max()), 1e-12)
-        lines.append(char + ' ' + ''.join(
-            shades[min(int(w / top * (len(shades) - 1) + 0.5),
-                       len(shades) - 1)] for w in row))
+        lines.append(
+            char
+            + ' '
+            + ''.join(
+                shades[
+                    min(
+                        int(w / top * (len(shades) - 1) + 0.5), len(shades) - 1
+                    )
+                ]
+                for w in row
+            )
+        )
     return '\n'.join(lines)
-

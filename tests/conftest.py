@@ -1,17 +1,28 @@
 """Shared fixtures.  Compiled Theano functions are session-scoped: each
 distinct graph is compiled once per test run (see the README's CI notes).
 """
+
 import numpy as np
 import pytest
 
 import seq2seq_lasagne  # noqa: F401  (compat fixes before theano)
 
 
+def _short_trainer(model):
+    from seq2seq_lasagne.settings import RunSettings
+    from seq2seq_lasagne.training import build_trainer
+
+    trainer = build_trainer(
+        RunSettings(model=model, min_digits=3, max_digits=3)
+    )
+    trainer.compile()
+    return trainer
+
+
 @pytest.fixture(scope='session')
 def short_baseline():
     """A baseline trainer for 3-digit targets, compiled once."""
-    from seq2seq_lasagne.training import Trainer, build_seeded
-    return Trainer(build_seeded('baseline', 0, max_digits=3))
+    return _short_trainer('baseline')
 
 
 @pytest.fixture
@@ -22,5 +33,4 @@ def rng():
 @pytest.fixture(scope='session')
 def short_attention():
     """An attention-model trainer for 3-digit targets, compiled once."""
-    from seq2seq_lasagne.training import Trainer, build_seeded
-    return Trainer(build_seeded('attention', 0, max_digits=3))
+    return _short_trainer('attention')

@@ -13,16 +13,16 @@ optimizations, but no C code to build, which makes a cold run several
 times faster.  The last test checks the C path (what training runs)
 against the same reference.
 """
+
 import contextlib
 
+import lasagne
 import numpy as np
 import pytest
-
-import seq2seq_lasagne  # noqa: F401  (must come before theano/lasagne)
-import lasagne
 import theano
 import theano.tensor as T
 
+import seq2seq_lasagne  # noqa: F401  (must come before theano/lasagne)
 from seq2seq_lasagne.layers import LSTMAttentionDecodeFeedbackLayer
 
 GATES = ('ingate', 'forgetgate', 'cell', 'outgate')
@@ -31,8 +31,8 @@ PEEPHOLE_GATES = ('ingate', 'forgetgate', 'outgate')
 # Sizes of the numerical tests: batch, input length, encoder width, decoder
 # units, alignment units, decoding steps.  E != U on purpose.
 B, L, E, U, A, N = 3, 5, 3, 2, 4, 3
-PRE = 2                         # decode_pre_steps of the 'pre' variant
-LENGTHS = (5, 2, 4)             # per-sample encoder lengths
+PRE = 2  # decode_pre_steps of the 'pre' variant
+LENGTHS = (5, 2, 4)  # per-sample encoder lengths
 RTOL, ATOL = 1e-6, 1e-9
 
 
@@ -58,11 +58,12 @@ def python_float64():
 
 
 # --------------------------------------------------------------------------
-# Independent NumPy implementation of ORIGINAL.md section 4
+# Independent NumPy implementation of docs/original/FACTS.md section 4
 # --------------------------------------------------------------------------
 
+
 def _sigmoid(x):
-    return 1. / (1. + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 def _softmax_rows(x):
@@ -88,15 +89,20 @@ def reference(P, H, M, n_steps, h0=None, c0=None, peepholes=True):
             for j in range(n_in):
                 act = np.tanh(h[b] @ P['W_a'] + H[b, j] @ P['U_a'])
                 scores[b, j] = act @ P['v_a'][:, 0]
-        scores = scores * M - (1. - M) * 10000.
+        scores = scores * M - (1.0 - M) * 10000.0
         alpha = _softmax_rows(scores)
         ctx = np.einsum('bj,bje->be', alpha, H)
-        pre = {g: h @ P['W_hid_to_' + g] + P['b_' + g]
-               + ctx @ P['W_weightedhid_to_' + g] for g in GATES}
+        pre = {
+            g: h @ P['W_hid_to_' + g]
+            + P['b_' + g]
+            + ctx @ P['W_weightedhid_to_' + g]
+            for g in GATES
+        }
         if peepholes:
             pre['ingate'] = pre['ingate'] + c * P['W_cell_to_ingate']
-            pre['forgetgate'] = (pre['forgetgate']
-                                 + c * P['W_cell_to_forgetgate'])
+            pre['forgetgate'] = (
+                pre['forgetgate'] + c * P['W_cell_to_forgetgate']
+            )
         i = _sigmoid(pre['ingate'])
         f = _sigmoid(pre['forgetgate'])
         g = np.tanh(pre['cell'])
@@ -105,8 +111,12 @@ def reference(P, H, M, n_steps, h0=None, c0=None, peepholes=True):
         if peepholes:
             o = o + c * P['W_cell_to_outgate']
         h = o * np.tanh(c)
-        for key, val in (('ctx', ctx), ('alpha', alpha), ('hid', h),
-                         ('cell', c)):
+        for key, val in (
+            ('ctx', ctx),
+            ('alpha', alpha),
+            ('hid', h),
+            ('cell', c),
+        ):
             out[key].append(val)
     return {k: np.stack(v, axis=1) for k, v in out.items()}
 
@@ -114,6 +124,7 @@ def reference(P, H, M, n_steps, h0=None, c0=None, peepholes=True):
 # --------------------------------------------------------------------------
 # Data and parameter values
 # --------------------------------------------------------------------------
+
 
 def param_shapes(n_enc=E, n_units=U, n_aln=A):
     shapes = {}
@@ -123,8 +134,13 @@ def param_shapes(n_enc=E, n_units=U, n_aln=A):
         shapes['W_weightedhid_to_' + g] = (n_enc, n_units)
     for g in PEEPHOLE_GATES:
         shapes['W_cell_to_' + g] = (n_units,)
-    shapes.update(W_a=(n_units, n_aln), U_a=(n_enc, n_aln), v_a=(n_aln, 1),
-                  hid_init=(1, n_units), cell_init=(1, n_units))
+    shapes.update(
+        W_a=(n_units, n_aln),
+        U_a=(n_enc, n_aln),
+        v_a=(n_aln, 1),
+        hid_init=(1, n_units),
+        cell_init=(1, n_units),
+    )
     return shapes
 
 
@@ -132,8 +148,7 @@ def make_params(seed=1):
     """Random values, large enough for non-trivial attention; nonzero
     biases and initial states so that every term is exercised."""
     rng = np.random.RandomState(seed)
-    return {k: rng.normal(0., 0.8, size=s)
-            for k, s in param_shapes().items()}
+    return {k: rng.normal(0.0, 0.8, size=s) for k, s in param_shapes().items()}
 
 
 def set_params(layer, P):
@@ -145,19 +160,21 @@ def set_params(layer, P):
 
 
 def make_mask(lengths, n_in):
-    return (np.arange(n_in)[None, :] <
-            np.asarray(lengths)[:, None]).astype('float64')
+    return (np.arange(n_in)[None, :] < np.asarray(lengths)[:, None]).astype(
+        'float64'
+    )
 
 
 def make_batch(seed=2):
     rng = np.random.RandomState(seed)
-    H = rng.normal(0., 1., size=(B, L, E))  # padding holds garbage too
+    H = rng.normal(0.0, 1.0, size=(B, L, E))  # padding holds garbage too
     return H, make_mask(LENGTHS, L)
 
 
 # --------------------------------------------------------------------------
 # Fixtures: the layers and the compiled functions
 # --------------------------------------------------------------------------
+
 
 class Net(object):
     """Input layers, symbolic inputs and the layer variants."""
@@ -196,13 +213,20 @@ def net(P):
             kw = dict(mask_input=n.l_mask, name='D_' + name)
             kw.update(options)
             n.layers[name] = LSTMAttentionDecodeFeedbackLayer(
-                n.l_in, num_units=U, aln_num_units=A, n_decodesteps=N, **kw)
+                n.l_in, num_units=U, aln_num_units=A, n_decodesteps=N, **kw
+            )
         n.layers['tensorinit'] = LSTMAttentionDecodeFeedbackLayer(
-            n.l_in, U, A, N, mask_input=n.l_mask, hid_init=n.h0,
-            cell_init=n.c0)
+            n.l_in, U, A, N, mask_input=n.l_mask, hid_init=n.h0, cell_init=n.c0
+        )
         n.layers['layerinit'] = LSTMAttentionDecodeFeedbackLayer(
-            n.l_in, U, A, N, mask_input=n.l_mask, hid_init=n.l_h0,
-            cell_init=n.l_c0)
+            n.l_in,
+            U,
+            A,
+            N,
+            mask_input=n.l_mask,
+            hid_init=n.l_h0,
+            cell_init=n.l_c0,
+        )
         for layer in n.layers.values():
             set_params(layer, P)
 
@@ -215,12 +239,15 @@ def net(P):
         keys = sorted(outputs)
         fn = theano.function(
             [n.l_in.input_var, n.l_mask.input_var, n.h0, n.c0],
-            [outputs[k] for k in keys], on_unused_input='ignore')
+            [outputs[k] for k in keys],
+            on_unused_input='ignore',
+        )
 
     def forward(H, M, h0=None, c0=None):
         h0 = np.zeros((len(H), U)) if h0 is None else h0
         c0 = np.zeros((len(H), U)) if c0 is None else c0
         return dict(zip(keys, fn(H, M, h0, c0)))
+
     n.forward = forward
     return n
 
@@ -255,6 +282,7 @@ def assert_matches(result, variant, ref):
 # Forward values
 # --------------------------------------------------------------------------
 
+
 def test_forward_matches_numpy_reference(result, expected):
     assert result['base.out'].shape == (B, N, E)
     assert result['base.alpha'].shape == (B, N, L)
@@ -275,8 +303,9 @@ def test_return_decodehid_returns_hidden_states(result, expected):
 def test_unroll_scan_equals_scan(result, expected):
     assert_matches(result, 'unroll', expected)
     for what in ('out', 'alpha', 'hid_out', 'cell_out'):
-        np.testing.assert_allclose(result['unroll.' + what],
-                                   result['base.' + what], rtol=1e-12)
+        np.testing.assert_allclose(
+            result['unroll.' + what], result['base.' + what], rtol=1e-12
+        )
 
 
 def test_backwards_reverses_every_output(result, expected):
@@ -286,7 +315,8 @@ def test_backwards_reverses_every_output(result, expected):
 
 
 def test_decode_pre_steps_drops_leading_steps_of_every_output(
-        P, batch, result):
+    P, batch, result
+):
     longer = reference(P, batch[0], batch[1], N + PRE)
     kept = {k: v[:, PRE:] for k, v in longer.items()}
     assert result['pre.out'].shape == (B, N, E)
@@ -314,7 +344,7 @@ def test_no_mask_is_an_all_ones_mask(P, batch, result):
 
 def test_tensor_variable_and_layer_initial_states(P, batch, net):
     rng = np.random.RandomState(3)
-    h0, c0 = rng.normal(0., 0.8, size=(2, B, U))
+    h0, c0 = rng.normal(0.0, 0.8, size=(2, B, U))
     got = net.forward(batch[0], batch[1], h0, c0)
     ref = reference(P, batch[0], batch[1], N, h0=h0, c0=c0)
     assert_matches(got, 'tensorinit', ref)
@@ -332,11 +362,12 @@ def test_tensor_variable_and_layer_initial_states(P, batch, net):
 # Attention weights and masking
 # --------------------------------------------------------------------------
 
+
 def test_alpha_rows_sum_to_one_and_padding_gets_no_weight(result, batch):
     M = batch[1]
     for variant in ('base', 'unroll', 'backwards', 'pre', 'nopeep'):
         alpha = result[variant + '.alpha']
-        np.testing.assert_allclose(alpha.sum(axis=2), 1., rtol=1e-12)
+        np.testing.assert_allclose(alpha.sum(axis=2), 1.0, rtol=1e-12)
         padded = np.broadcast_to((M == 0)[:, None, :], alpha.shape)
         assert padded.any()
         assert alpha[padded].max() < 1e-300
@@ -350,17 +381,23 @@ def test_outputs_do_not_depend_on_longer_samples(net, batch):
     # ... and in a batch with sample 0, which is 5 long.
     full = net.forward(H, M)
     for what in ('out', 'hid_out', 'cell_out'):
-        np.testing.assert_allclose(full['base.' + what][1:],
-                                   short['base.' + what], rtol=1e-12,
-                                   atol=1e-14)
-    np.testing.assert_allclose(full['base.alpha'][1:, :, :4],
-                               short['base.alpha'], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            full['base.' + what][1:],
+            short['base.' + what],
+            rtol=1e-12,
+            atol=1e-14,
+        )
+    np.testing.assert_allclose(
+        full['base.alpha'][1:, :, :4],
+        short['base.alpha'],
+        rtol=1e-12,
+        atol=1e-14,
+    )
     # garbage in the padding does not matter either
     H2 = H.copy()
     H2[M == 0] = 1e3
     again = net.forward(H2, M)
-    np.testing.assert_allclose(again['base.out'], full['base.out'],
-                               rtol=1e-12)
+    np.testing.assert_allclose(again['base.out'], full['base.out'], rtol=1e-12)
 
 
 # --------------------------------------------------------------------------
@@ -394,9 +431,11 @@ def grads(P, batch):
         l_in = lasagne.layers.InputLayer((None, None, E))
         l_mask = lasagne.layers.InputLayer((None, None))
         clip = LSTMAttentionDecodeFeedbackLayer(
-            l_in, U, A, N, mask_input=l_mask, grad_clipping=CLIP)
+            l_in, U, A, N, mask_input=l_mask, grad_clipping=CLIP
+        )
         trunc = LSTMAttentionDecodeFeedbackLayer(
-            l_in, U, A, N, mask_input=l_mask, gradient_steps=1)
+            l_in, U, A, N, mask_input=l_mask, gradient_steps=1
+        )
         outputs = []
         for layer in (clip, trunc):
             set_params(layer, P)
@@ -404,13 +443,16 @@ def grads(P, batch):
         # clip: every bias; trunc: the alignment parameters, for the
         # contexts of the first step only
         clip_cost = outputs[0].sum() + clip.hid_out.sum()
-        outputs += T.grad(clip_cost, [getattr(clip, 'b_' + g)
-                                      for g in GATES])
+        outputs += T.grad(clip_cost, [getattr(clip, 'b_' + g) for g in GATES])
         outputs += T.grad(outputs[1][:, 0].sum(), [trunc.v_a, trunc.U_a])
         fn = theano.function([l_in.input_var, l_mask.input_var], outputs)
     res = fn(*batch)
-    return dict(clip_out=res[0], trunc_out=res[1], clip_d_b=res[2:6],
-                trunc_d_first=res[6:8])
+    return dict(
+        clip_out=res[0],
+        trunc_out=res[1],
+        clip_d_b=res[2:6],
+        trunc_d_first=res[6:8],
+    )
 
 
 def test_grad_clipping_bounds_gate_gradients(grads, P, batch, expected):
@@ -424,6 +466,7 @@ def test_grad_clipping_bounds_gate_gradients(grads, P, batch, expected):
     def cost():
         ref = reference(Q, batch[0], batch[1], N)
         return ref['ctx'].sum() + ref['hid'].sum()
+
     for g, clipped in zip(GATES, grads['clip_d_b']):
         assert clipped.shape == (U,)
         assert np.abs(clipped).max() <= bound
@@ -442,6 +485,7 @@ def test_gradient_steps_truncates_backprop(grads, P, batch, expected):
 
     def first():
         return reference(Q, batch[0], batch[1], 1)['ctx'].sum()
+
     for name in ('v_a', 'U_a'):
         assert np.abs(numeric_grad(first, Q[name])).max() > 1e-3
 
@@ -472,21 +516,25 @@ def test_verify_grad_all_parameters_and_encoder_states():
         l_in = lasagne.layers.InputLayer((None, None, e_))
         l_mask = lasagne.layers.InputLayer((None, None))
         layer = LSTMAttentionDecodeFeedbackLayer(
-            l_in, u_, a_, n_, mask_input=l_mask)
+            l_in, u_, a_, n_, mask_input=l_mask
+        )
         params = layer.get_params()
         assert len(params) == 20
-        values = [rng.normal(0., 0.8, size=p.get_value().shape)
-                  for p in params]
-        H = rng.normal(0., 1., size=(b_, l_, e_))
+        values = [
+            rng.normal(0.0, 0.8, size=p.get_value().shape) for p in params
+        ]
+        H = rng.normal(0.0, 1.0, size=(b_, l_, e_))
 
         def fun(H_sym, *param_syms):
             ctx = lasagne.layers.get_output(
-                layer, {l_in: H_sym, l_mask: T.constant(M)})
+                layer, {l_in: H_sym, l_mask: T.constant(M)}
+            )
             both = T.concatenate([ctx.flatten(), layer.hid_out.flatten()])
             return theano.clone(both, replace=dict(zip(params, param_syms)))
 
-        theano.gradient.verify_grad(fun, [H] + values, n_tests=1,
-                                    rng=np.random.RandomState(5))
+        theano.gradient.verify_grad(
+            fun, [H] + values, n_tests=1, rng=np.random.RandomState(5)
+        )
 
 
 # --------------------------------------------------------------------------
@@ -517,16 +565,27 @@ LSTMDecoder.AlignSeqOutputLayer: v_a (20, 1)"""
 def test_notebook_parameters_names_shapes_and_order():
     l_enc = lasagne.layers.InputLayer((100, 20, 10))
     l_dec = LSTMAttentionDecodeFeedbackLayer(
-        l_enc, num_units=10, aln_num_units=20, n_decodesteps=21,
-        name='LSTMDecoder')
-    printed = '\n'.join('%s %s' % (p.name, p.get_value().shape)
-                        for p in l_dec.get_params(trainable=True))
+        l_enc,
+        num_units=10,
+        aln_num_units=20,
+        n_decodesteps=21,
+        name='LSTMDecoder',
+    )
+    printed = '\n'.join(
+        '%s %s' % (p.name, p.get_value().shape)
+        for p in l_dec.get_params(trainable=True)
+    )
     assert printed == NOTEBOOK_PARAMS
     assert l_dec.output_shape == (100, 21, 10)
-    rest = [p for p in l_dec.get_params() if p not in
-            l_dec.get_params(trainable=True)]
+    rest = [
+        p
+        for p in l_dec.get_params()
+        if p not in l_dec.get_params(trainable=True)
+    ]
     assert [(p.name, p.get_value().shape) for p in rest] == [
-        ('LSTMDecoder.hid_init', (1, 10)), ('LSTMDecoder.cell_init', (1, 10))]
+        ('LSTMDecoder.hid_init', (1, 10)),
+        ('LSTMDecoder.cell_init', (1, 10)),
+    ]
     assert not any(np.any(p.get_value()) for p in rest)
     assert all(p.dtype == theano.config.floatX for p in l_dec.get_params())
     # biases zero, weights Normal(0.1), not regularized biases
@@ -542,10 +601,10 @@ def test_notebook_parameters_names_shapes_and_order():
 def test_output_shape_reports_encoder_width_or_num_units():
     l_enc = lasagne.layers.InputLayer((None, 7, 6))
     ctx = LSTMAttentionDecodeFeedbackLayer(l_enc, 4, 5, 9)
-    hid = LSTMAttentionDecodeFeedbackLayer(l_enc, 4, 5, 9,
-                                           return_decodehid=True)
-    pre = LSTMAttentionDecodeFeedbackLayer(l_enc, 4, 5, 9,
-                                           decode_pre_steps=3)
+    hid = LSTMAttentionDecodeFeedbackLayer(
+        l_enc, 4, 5, 9, return_decodehid=True
+    )
+    pre = LSTMAttentionDecodeFeedbackLayer(l_enc, 4, 5, 9, decode_pre_steps=3)
     assert ctx.output_shape == (None, 9, 6)
     assert hid.output_shape == (None, 9, 4)
     assert pre.output_shape == (None, 9, 6)
@@ -558,15 +617,17 @@ def test_output_shape_reports_encoder_width_or_num_units():
 def test_compiled_shapes_agree_with_output_shape(net, result):
     for name, layer in net.layers.items():
         shape = layer.get_output_shape_for(
-            [(B, L, E)] + [(B, L)] * (len(layer.input_layers) - 1))
+            [(B, L, E)] + [(B, L)] * (len(layer.input_layers) - 1)
+        )
         assert result[name + '.out'].shape == shape, name
 
 
 def test_bad_arguments():
     l_enc = lasagne.layers.InputLayer((None, None, 3))
     with pytest.raises(ValueError):
-        LSTMAttentionDecodeFeedbackLayer(l_enc, 2, 2, 3, unroll_scan=True,
-                                         gradient_steps=2)
+        LSTMAttentionDecodeFeedbackLayer(
+            l_enc, 2, 2, 3, unroll_scan=True, gradient_steps=2
+        )
     with pytest.raises(ValueError):
         LSTMAttentionDecodeFeedbackLayer(l_enc, 2, 2, 0)
     with pytest.raises(ValueError):
@@ -575,36 +636,37 @@ def test_bad_arguments():
         LSTMAttentionDecodeFeedbackLayer(l_enc, 2, 2, 3, hid_init=T.tensor3())
     with pytest.raises(ValueError):
         LSTMAttentionDecodeFeedbackLayer(
-            lasagne.layers.InputLayer((None, None, None)), 2, 2, 3)
+            lasagne.layers.InputLayer((None, None, None)), 2, 2, 3
+        )
 
 
-def test_default_linker_forward_matches_numpy_reference(net, batch,
-                                                        expected):
+def test_default_linker_forward_matches_numpy_reference(net, batch, expected):
     """The base variant once more, compiled with Theano's default (C)
     linker, as training runs it."""
     layer = net.layers['base']
     with theano.change_flags(floatX='float64'):
         ctx = lasagne.layers.get_output(layer)
-        fn = theano.function([net.l_in.input_var, net.l_mask.input_var],
-                             [ctx, layer.alpha, layer.hid_out,
-                              layer.cell_out])
+        fn = theano.function(
+            [net.l_in.input_var, net.l_mask.input_var],
+            [ctx, layer.alpha, layer.hid_out, layer.cell_out],
+        )
     assert not isinstance(fn.maker.linker, theano.gof.PerformLinker)
-    got = dict(zip(('ctx_out', 'alpha', 'hid_out', 'cell_out'),
-                   fn(*batch)))
-    assert_matches({'base.' + k: v for k, v in got.items()}, 'base',
-                   expected)
+    got = dict(zip(('ctx_out', 'alpha', 'hid_out', 'cell_out'), fn(*batch)))
+    assert_matches({'base.' + k: v for k, v in got.items()}, 'base', expected)
 
 
 def test_fixed_w_hid_is_not_reused_for_the_context_weights():
     l_enc = lasagne.layers.InputLayer((None, None, 3))
     W = np.ones((2, 2), dtype=theano.config.floatX)
     layer = LSTMAttentionDecodeFeedbackLayer(
-        l_enc, 2, 2, 3, ingate=lasagne.layers.Gate(W_hid=W))
+        l_enc, 2, 2, 3, ingate=lasagne.layers.Gate(W_hid=W)
+    )
     assert np.all(layer.W_hid_to_ingate.get_value() == 1)
     assert layer.W_weightedhid_to_ingate.get_value().shape == (3, 2)
     shared = theano.shared(W)
     layer = LSTMAttentionDecodeFeedbackLayer(
-        l_enc, 2, 2, 3, ingate=lasagne.layers.Gate(W_hid=shared))
+        l_enc, 2, 2, 3, ingate=lasagne.layers.Gate(W_hid=shared)
+    )
     assert layer.W_hid_to_ingate is shared
     assert layer.W_weightedhid_to_ingate is not shared
     assert len(layer.get_params(trainable=True)) == 18
@@ -612,6 +674,7 @@ def test_fixed_w_hid_is_not_reused_for_the_context_weights():
 
 def test_weighted_sum_with_and_without_a_blas_library():
     from seq2seq_lasagne.layers.attention import weighted_sum
+
     rng = np.random.RandomState(3)
     a = rng.rand(3, 5).astype(theano.config.floatX)
     h = rng.rand(3, 5, 4).astype(theano.config.floatX)
@@ -620,7 +683,7 @@ def test_weighted_sum_with_and_without_a_blas_library():
     def compute():
         alpha, H = T.matrix('alpha'), T.tensor3('H')
         ctx = weighted_sum(alpha, H)
-        g_alpha, g_H = T.grad((ctx ** 2).sum(), [alpha, H])
+        g_alpha, g_H = T.grad((ctx**2).sum(), [alpha, H])
         f = theano.function([alpha, H], [ctx, g_alpha, g_H])
         return type(ctx.owner.op).__name__, f(a, h)
 
@@ -630,9 +693,11 @@ def test_weighted_sum_with_and_without_a_blas_library():
         op_none, no_blas = compute()
     assert op_blas == 'BatchedDot' and op_none != 'BatchedDot'
     np.testing.assert_allclose(ctx, expected, rtol=1e-5)
-    np.testing.assert_allclose(g_alpha, 2 * (expected[:, None, :] * h).sum(2),
-                               rtol=1e-5)
-    np.testing.assert_allclose(g_H, 2 * a[:, :, None] * expected[:, None, :],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        g_alpha, 2 * (expected[:, None, :] * h).sum(2), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        g_H, 2 * a[:, :, None] * expected[:, None, :], rtol=1e-5
+    )
     for ours, theirs in zip((ctx, g_alpha, g_H), no_blas):
         np.testing.assert_allclose(theirs, ours, rtol=1e-5)

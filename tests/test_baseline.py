@@ -1,29 +1,16 @@
-"""RepeatLayer, the baseline network and its training (ORIGINAL.md §3)."""
+"""RepeatLayer, the baseline network and its training (docs/original/FACTS.md
+section 3)."""
+
 import lasagne
 import numpy as np
 import pytest
 import theano
 import theano.tensor as T
+from original import printed_shapes, trainable_parameters
 
 from seq2seq_lasagne.data_generator import get_batch
 from seq2seq_lasagne.layers import RepeatLayer
 from seq2seq_lasagne.models import build_baseline
-
-GRU_PARAMS = ['W_in_to_updategate', 'W_hid_to_updategate', 'b_updategate',
-              'W_in_to_resetgate', 'W_hid_to_resetgate', 'b_resetgate',
-              'W_in_to_hidden_update', 'W_hid_to_hidden_update',
-              'b_hidden_update']
-
-
-def original_baseline_params():
-    """The list printed by the original notebook, ORIGINAL.md §3."""
-    rows = []
-    for layer, n_in in (('GRUEncoder', 27), ('GRUDecoder', 10)):
-        for name in GRU_PARAMS:
-            shape = (n_in, 10) if name.startswith('W_in') else (
-                (10, 10) if name.startswith('W_hid') else (10,))
-            rows.append(('%s.%s' % (layer, name), shape))
-    return rows + [('SoftmaxOutput.W', (10, 11)), ('SoftmaxOutput.b', (11,))]
 
 
 def test_repeat_layer_shape_and_values():
@@ -59,7 +46,7 @@ def test_repeat_layer_rejects_bad_n(n):
 def test_baseline_trainable_parameters_match_original():
     model = build_baseline()
     got = [(p.name, p.get_value().shape) for p in model.trainable_params()]
-    assert got == original_baseline_params()
+    assert got == trainable_parameters('baseline')
     # The embedding is fixed to the identity and not trained; hid_init is
     # not trained (the original's Lasagne had learn_init=False).
     names = [p.name for p in model.all_params()]
@@ -69,9 +56,7 @@ def test_baseline_trainable_parameters_match_original():
 
 def test_baseline_layer_shapes_match_notebook_print():
     shapes = build_baseline().output_shapes(batch_size=100, input_length=20)
-    assert shapes == [(100, 20, 27), (100, 20, 10), (100, 10),
-                      (100, 21, 10), (100, 21, 10), (2100, 10), (2100, 11),
-                      (100, 21, 11)]
+    assert shapes == printed_shapes('baseline')
 
 
 def numpy_gru(x_onehot, mask, p, prefix='GRUEncoder.'):
@@ -81,6 +66,7 @@ def numpy_gru(x_onehot, mask, p, prefix='GRUEncoder.'):
     c = tanh(x W_xc + r * (h W_hc) + b_c), h' = (1 - u) h + u c;
     where the mask is 0 the previous state is kept.
     """
+
     def sig(a):
         return 1 / (1 + np.exp(-a))
 
@@ -92,15 +78,23 @@ def numpy_gru(x_onehot, mask, p, prefix='GRUEncoder.'):
     out = []
     for t in range(steps):
         x = x_onehot[:, t]
-        r = sig(x @ w('W_in_to_resetgate') + h @ w('W_hid_to_resetgate') +
-                w('b_resetgate'))
-        u = sig(x @ w('W_in_to_updategate') + h @ w('W_hid_to_updategate') +
-                w('b_updategate'))
-        c = np.tanh(x @ w('W_in_to_hidden_update') +
-                    r * (h @ w('W_hid_to_hidden_update')) +
-                    w('b_hidden_update'))
+        r = sig(
+            x @ w('W_in_to_resetgate')
+            + h @ w('W_hid_to_resetgate')
+            + w('b_resetgate')
+        )
+        u = sig(
+            x @ w('W_in_to_updategate')
+            + h @ w('W_hid_to_updategate')
+            + w('b_updategate')
+        )
+        c = np.tanh(
+            x @ w('W_in_to_hidden_update')
+            + r * (h @ w('W_hid_to_hidden_update'))
+            + w('b_hidden_update')
+        )
         h_new = (1 - u) * h + u * c
-        m = mask[:, t:t + 1]
+        m = mask[:, t : t + 1]
         h = m * h_new + (1 - m) * h
         out.append(h)
     return np.stack(out, axis=1)
@@ -108,14 +102,15 @@ def numpy_gru(x_onehot, mask, p, prefix='GRUEncoder.'):
 
 def test_gru_encoder_matches_numpy_on_masked_batch(short_baseline):
     model = short_baseline.model
-    f = theano.function([model.x_sym, model.xmask_sym],
-                        model.get_output(model.l_enc))
-    x, xmask, _, _, texts, _ = get_batch(6, 1, 3,
-                                         rng=np.random.RandomState(7))
+    f = theano.function(
+        [model.x_sym, model.xmask_sym], model.get_output(model.l_enc)
+    )
+    x, xmask, _, _, texts, _ = get_batch(6, 1, 3, rng=np.random.RandomState(7))
     assert len(set(len(t) for t in texts)) > 1  # really different lengths
     # give the biases non-zero values so they are checked too
-    biases = [p for p in model.all_params()
-              if p.name.startswith('GRUEncoder.b_')]
+    biases = [
+        p for p in model.all_params() if p.name.startswith('GRUEncoder.b_')
+    ]
     saved = [b.get_value() for b in biases]
     rng = np.random.RandomState(0)
     for b in biases:

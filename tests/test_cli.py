@@ -1,4 +1,5 @@
 """The command line: bad input gives one error line and exit code 2."""
+
 import json
 import os
 import subprocess
@@ -30,28 +31,46 @@ def assert_usage_error(capsys, argv, *needles):
 @pytest.fixture(scope='module')
 def trained_dir(tmp_path_factory, short_baseline):
     """A tiny baseline run directory, trained through the CLI code path."""
-    from seq2seq_lasagne.experiment import RunSettings, train_run
+    from seq2seq_lasagne.experiment import train_run
+    from seq2seq_lasagne.settings import RunSettings
+
     run_dir = str(tmp_path_factory.mktemp('run'))
-    train_run(run_dir, RunSettings(samples=500, min_digits=3, max_digits=3,
-                                   val_size=50, val_interval=500),
-              trainer=short_baseline, progress=False)
+    train_run(
+        run_dir,
+        RunSettings(
+            samples=500,
+            min_digits=3,
+            max_digits=3,
+            val_size=50,
+            val_interval=500,
+        ),
+        trainer=short_baseline,
+        progress=False,
+    )
     return run_dir
 
 
-@pytest.mark.parametrize('argv, needles', [
-    (['train', '--model', 'transformer', '--out', 'x'],
-     ['unknown model', 'transformer']),
-    (['train', '--samples', '-5', '--out', 'x'], ['samples', '-5']),
-    (['train', '--samples', 'lots', '--out', 'x'], ['lots']),
-    (['train', '--min-digits', '5', '--max-digits', '3', '--out', 'x'],
-     ['min-digits', 'max-digits']),
-    (['train', '--batch-size', '0', '--out', 'x'], ['batch-size']),
-    (['train', '--val-interval', '150', '--out', 'x'], ['val-interval']),
-    (['train', '--encoder', 'cnn', '--out', 'x'], ['encoder']),
-    (['train'], ['--out']),
-    (['bogus'], ['bogus']),
-    (['translate', '--params', 'nowhere', 'one'], ['nowhere']),
-])
+@pytest.mark.parametrize(
+    'argv, needles',
+    [
+        (
+            ['train', '--model', 'transformer', '--out', 'x'],
+            ['unknown model', 'transformer'],
+        ),
+        (['train', '--samples', '-5', '--out', 'x'], ['samples', '-5']),
+        (['train', '--samples', 'lots', '--out', 'x'], ['lots']),
+        (
+            ['train', '--min-digits', '5', '--max-digits', '3', '--out', 'x'],
+            ['min-digits', 'max-digits'],
+        ),
+        (['train', '--batch-size', '0', '--out', 'x'], ['batch-size']),
+        (['train', '--val-interval', '150', '--out', 'x'], ['val-interval']),
+        (['train', '--encoder', 'cnn', '--out', 'x'], ['encoder']),
+        (['train'], ['--out']),
+        (['bogus'], ['bogus']),
+        (['translate', '--params', 'nowhere', 'one'], ['nowhere']),
+    ],
+)
 def test_train_and_usage_errors(capsys, argv, needles):
     assert_usage_error(capsys, argv, *needles)
 
@@ -59,53 +78,74 @@ def test_train_and_usage_errors(capsys, argv, needles):
 def test_out_dir_errors_and_creation(capsys, tmp_path):
     blocker = tmp_path / 'file'
     blocker.write_text('x')
-    assert_usage_error(capsys, ['train', '--samples', '0', '--out',
-                                str(blocker)], 'not a directory')
-    assert_usage_error(capsys, ['train', '--samples', '0', '--out',
-                                str(blocker / 'sub')], 'cannot be created')
+    assert_usage_error(
+        capsys,
+        ['train', '--samples', '0', '--out', str(blocker)],
+        'not a directory',
+    )
+    assert_usage_error(
+        capsys,
+        ['train', '--samples', '0', '--out', str(blocker / 'sub')],
+        'cannot be created',
+    )
 
 
 def test_translate_input_errors(capsys, trained_dir):
-    assert_usage_error(capsys, ['translate', '--params', trained_dir, '  '],
-                       'empty')
-    assert_usage_error(capsys, ['translate', '--params', trained_dir,
-                                'one twelve'], "'twelve'")
-    assert_usage_error(capsys, ['translate', '--params', trained_dir,
-                                'one two three four'], 'at most 3')
-    assert_usage_error(capsys, ['translate', '--params', trained_dir,
-                                '--heatmap', 'x.png', 'one'],
-                       'attention model')
+    assert_usage_error(
+        capsys, ['translate', '--params', trained_dir, '  '], 'empty'
+    )
+    assert_usage_error(
+        capsys,
+        ['translate', '--params', trained_dir, 'one twelve'],
+        "'twelve'",
+    )
+    assert_usage_error(
+        capsys,
+        ['translate', '--params', trained_dir, 'one two three four'],
+        'at most 3',
+    )
+    assert_usage_error(
+        capsys,
+        ['translate', '--params', trained_dir, '--heatmap', 'x.png', 'one'],
+        'attention model',
+    )
 
 
 def test_translate_bad_parameter_files(capsys, trained_dir, tmp_path):
     import shutil
+
     run = tmp_path / 'run'
     shutil.copytree(trained_dir, run)
     (run / 'params.npz').write_bytes(b'not a zip file')
-    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
-                       'corrupt')
+    assert_usage_error(
+        capsys, ['translate', '--params', str(run), 'one'], 'corrupt'
+    )
     (run / 'params.npz').unlink()
-    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
-                       'missing')
+    assert_usage_error(
+        capsys, ['translate', '--params', str(run), 'one'], 'missing'
+    )
     shutil.copy(os.path.join(trained_dir, 'params.npz'), run)
     config = json.loads((run / 'config.json').read_text())
     config['num_units_dec'] = 7
     (run / 'config.json').write_text(json.dumps(config))
-    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
-                       'shape')
+    assert_usage_error(
+        capsys, ['translate', '--params', str(run), 'one'], 'shape'
+    )
     config['model'] = 'rnn'
     (run / 'config.json').write_text(json.dumps(config))
-    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
-                       'rnn')
+    assert_usage_error(
+        capsys, ['translate', '--params', str(run), 'one'], 'rnn'
+    )
     (run / 'config.json').write_text('{broken')
-    assert_usage_error(capsys, ['translate', '--params', str(run), 'one'],
-                       'corrupt')
+    assert_usage_error(
+        capsys, ['translate', '--params', str(run), 'one'], 'corrupt'
+    )
 
 
-def test_translate_prints_decoded_digits(capsys, trained_dir,
-                                         short_baseline):
-    code, out, err = run_cli(capsys, 'translate', '--params', trained_dir,
-                             'one two five', 'nine')
+def test_translate_prints_decoded_digits(capsys, trained_dir, short_baseline):
+    code, out, err = run_cli(
+        capsys, 'translate', '--params', trained_dir, 'one two five', 'nine'
+    )
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 2
@@ -114,9 +154,11 @@ def test_translate_prints_decoded_digits(capsys, trained_dir,
         assert '#' not in line[:-1]  # decoding stops at the stop symbol
     # the same as the model's own argmax
     from seq2seq_lasagne.data_generator import decode_prediction, encode_batch
+
     x, m = encode_batch(['one two five', 'nine'])
-    from seq2seq_lasagne.experiment import Translator
-    output = Translator(trained_dir).trainer.evaluate(x, m)['output']
+    from seq2seq_lasagne.translator import Translator
+
+    output = Translator(trained_dir).trainer.evaluate(x, None, m)['output']
     assert lines == [decode_prediction(r) for r in np.argmax(output, -1)]
 
 
@@ -127,8 +169,11 @@ def test_characters_command(capsys):
 
 def test_console_script_reports_errors_without_traceback():
     script = os.path.join(os.path.dirname(sys.executable), 'seq2seq-lasagne')
-    proc = subprocess.run([script, 'train', '--samples', '-1', '--out', 'x'],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [script, 'train', '--samples', '-1', '--out', 'x'],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count('\n') == 0
     assert 'samples' in proc.stderr and 'Traceback' not in proc.stderr
@@ -138,10 +183,21 @@ def test_doctor_reports_stack_and_runs_checks(capsys):
     code, out, err = run_cli(capsys, 'doctor')
     assert code == 0, out + err
     labels = [line.split('  ')[0].strip() for line in out.splitlines()]
-    for label in ('theano', 'lasagne', 'numpy', 'pygpu (libgpuarray)', 'backend',
-                  'compat fixes', 'device', 'floatX', 'blas.ldflags',
-                  'compiledir', 'CUDA libraries', 'tiny function',
-                  'attention step'):
+    for label in (
+        'theano',
+        'lasagne',
+        'numpy',
+        'pygpu (libgpuarray)',
+        'backend',
+        'compat fixes',
+        'device',
+        'floatX',
+        'blas.ldflags',
+        'compiledir',
+        'CUDA libraries',
+        'tiny function',
+        'attention step',
+    ):
         assert label in labels, label
     assert 'floatX=float32' in out or 'float32' in out
     assert out.strip().endswith('all checks passed on cpu')

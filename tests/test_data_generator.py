@@ -1,14 +1,13 @@
+"""The data: character table, get_batch, encoding (docs/original/FACTS.md
+sections 1 and 2)."""
+
 import numpy as np
 import pytest
+from original import CHARACTER_TABLE
 
 from seq2seq_lasagne import data_generator as dg
 
-ORIGINAL_TABLE = (
-    "Number of valid characters: 27\n"
-    "'0'=0,\t'1'=1,\t'2'=2,\t'3'=3,\t'4'=4,\t'5'=5,\t'6'=6,\t'7'=7,\t'8'=8,\t"
-    "'9'=9,\t'#'=10,\t' '=11,\t'e'=12,\t'g'=13,\t'f'=14,\t'i'=15,\t'h'=16,\t"
-    "'o'=17,\t'n'=18,\t's'=19,\t'r'=20,\t'u'=21,\t't'=22,\t'w'=23,\t'v'=24,\t"
-    "'x'=25,\t'z'=26,\t\n")
+ORIGINAL_TABLE = CHARACTER_TABLE  # docs/original/FACTS.md section 1
 
 
 def test_character_table_printed_byte_for_byte(capsys):
@@ -20,11 +19,21 @@ def test_character_table_same_in_a_fresh_process():
     # Python 3 randomises string hashing per process: the table must not.
     import subprocess
     import sys
-    code = ('from seq2seq_lasagne.data_generator import '
-            'print_valid_characters as p; p()')
-    outs = {subprocess.run([sys.executable, '-c', code], env={
-        'PYTHONHASHSEED': str(seed), 'PATH': ''}, capture_output=True,
-        text=True, check=True).stdout for seed in (1, 2)}
+
+    code = (
+        'from seq2seq_lasagne.data_generator import '
+        'print_valid_characters as p; p()'
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, '-c', code],
+            env={'PYTHONHASHSEED': str(seed), 'PATH': ''},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2)
+    }
     assert outs == {ORIGINAL_TABLE}
 
 
@@ -39,7 +48,11 @@ def test_original_sample_encoding():
 def test_get_batch_shapes_dtypes_masks_padding(rng):
     x, xm, y, ym, tin, tout = dg.get_batch(50, 1, 4, rng=rng)
     assert (x.dtype, xm.dtype, y.dtype, ym.dtype) == (
-        np.int32, np.float32, np.int32, np.float32)
+        np.int32,
+        np.float32,
+        np.int32,
+        np.float32,
+    )
     assert x.shape == xm.shape == (50, max(len(t) for t in tin))
     assert y.shape == ym.shape == (50, 5)
     assert len(tin) == len(tout) == 50
@@ -50,8 +63,7 @@ def test_get_batch_shapes_dtypes_masks_padding(rng):
         assert not x[i, n_in:].any() and not y[i, n_out:].any()
         # text and codes agree
         assert ''.join(dg.valid_characters[c] for c in x[i, :n_in]) == tin[i]
-        assert ''.join(dg.valid_characters[c] for c in y[i, :n_out]) == \
-            tout[i]
+        assert ''.join(dg.valid_characters[c] for c in y[i, :n_out]) == tout[i]
         assert tout[i].endswith('#')
         assert dg.spell_digits(tout[i][:-1]) == tin[i]
         assert 1 <= n_out - 1 <= 4
@@ -93,15 +105,18 @@ def test_explicit_generator_leaves_global_state_alone():
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
-@pytest.mark.parametrize('kwargs, name', [
-    (dict(min_digits=5, max_digits=3), 'min_digits'),
-    (dict(batch_size=0), 'batch_size'),
-    (dict(batch_size=-3), 'batch_size'),
-    (dict(min_digits=0), 'min_digits'),
-    (dict(max_digits=2.5), 'max_digits'),
-    (dict(batch_size='10'), 'batch_size'),
-    (dict(batch_size=True), 'batch_size'),
-])
+@pytest.mark.parametrize(
+    'kwargs, name',
+    [
+        (dict(min_digits=5, max_digits=3), 'min_digits'),
+        (dict(batch_size=0), 'batch_size'),
+        (dict(batch_size=-3), 'batch_size'),
+        (dict(min_digits=0), 'min_digits'),
+        (dict(max_digits=2.5), 'max_digits'),
+        (dict(batch_size='10'), 'batch_size'),
+        (dict(batch_size=True), 'batch_size'),
+    ],
+)
 def test_get_batch_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         dg.get_batch(**kwargs)

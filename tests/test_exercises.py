@@ -6,22 +6,31 @@ lengths: the target mask in the cost and the accuracy), as the solutions
 notebooks use them from the package.  The graphs are checked symbolically
 where possible; three small functions are compiled.
 """
+
 import lasagne
 import numpy as np
 import pytest
 import theano
 import theano.tensor as T
 
-from seq2seq_lasagne import lab
 from seq2seq_lasagne.data_generator import get_batch
-from seq2seq_lasagne.experiment import RunSettings
+from seq2seq_lasagne.metrics import sequence_metrics
 from seq2seq_lasagne.models import MERGES, build_attention, build_baseline
 from seq2seq_lasagne.objectives import sequence_accuracy, sequence_cost
+from seq2seq_lasagne.settings import RunSettings
+from seq2seq_lasagne.variants import VariantRunner
 
-GRU_PARAMS = ['W_in_to_updategate', 'W_hid_to_updategate', 'b_updategate',
-              'W_in_to_resetgate', 'W_hid_to_resetgate', 'b_resetgate',
-              'W_in_to_hidden_update', 'W_hid_to_hidden_update',
-              'b_hidden_update']
+GRU_PARAMS = [
+    'W_in_to_updategate',
+    'W_hid_to_updategate',
+    'b_updategate',
+    'W_in_to_resetgate',
+    'W_hid_to_resetgate',
+    'b_resetgate',
+    'W_in_to_hidden_update',
+    'W_hid_to_hidden_update',
+    'b_hidden_update',
+]
 WIDTH = {'concat': 20, 'sum': 10, 'mul': 10}
 
 
@@ -34,14 +43,21 @@ def encoder_shapes(n_in=27, units=10):
     for gru in ('GRUEncoderForward', 'GRUEncoderBackward'):
         for name in GRU_PARAMS:
             rows = n_in if name.startswith('W_in') else units
-            out.append(('%s.%s' % (gru, name),
-                        (units,) if name.startswith('b_') else (rows, units)))
+            out.append(
+                (
+                    '%s.%s' % (gru, name),
+                    (units,) if name.startswith('b_') else (rows, units),
+                )
+            )
     return out
 
 
 def layer_named(model, name):
-    matches = [l for l in lasagne.layers.get_all_layers(model.l_out)
-               if l.name == name]
+    matches = [
+        layer
+        for layer in lasagne.layers.get_all_layers(model.l_out)
+        if layer.name == name
+    ]
     assert len(matches) == 1, name
     return matches[0]
 
@@ -49,16 +65,24 @@ def layer_named(model, name):
 # --------------------------------------------------------------------------
 # Exercise 3: the bidirectional encoder, built symbolically
 
+
 @pytest.mark.parametrize('merge', MERGES)
 def test_bidirectional_baseline_parameters_and_widths(merge):
     model = build_baseline(encoder='bidirectional', merge=merge)
     width = WIDTH[merge]
-    decoder = [('GRUDecoder.%s' % name,
-                (10,) if name.startswith('b_') else
-                ((width if name.startswith('W_in') else 10), 10))
-               for name in GRU_PARAMS]
+    decoder = [
+        (
+            'GRUDecoder.%s' % name,
+            (10,)
+            if name.startswith('b_')
+            else ((width if name.startswith('W_in') else 10), 10),
+        )
+        for name in GRU_PARAMS
+    ]
     assert shapes(model) == encoder_shapes() + decoder + [
-        ('SoftmaxOutput.W', (10, 11)), ('SoftmaxOutput.b', (11,))]
+        ('SoftmaxOutput.W', (10, 11)),
+        ('SoftmaxOutput.b', (11,)),
+    ]
     # No learnt initial states (the original's Lasagne did not learn them).
     assert not any('hid_init' in str(p) for p in model.trainable_params())
     assert model.l_enc.output_shape == (None, None, width)
@@ -72,8 +96,9 @@ def test_bidirectional_attention_parameters_and_widths(merge):
     model = build_attention(encoder='bidirectional', merge=merge)
     width = WIDTH[merge]
     got = dict(shapes(model))
-    assert [n for n, _ in shapes(model)][:18] == [n for n, _ in
-                                                  encoder_shapes()]
+    assert [n for n, _ in shapes(model)][:18] == [
+        n for n, _ in encoder_shapes()
+    ]
     for gate in ('ingate', 'forgetgate', 'cell', 'outgate'):
         assert got['LSTMDecoder.W_weightedhid_to_%s' % gate] == (width, 10)
         assert got['LSTMDecoder.W_hid_to_%s' % gate] == (10, 10)
@@ -88,8 +113,9 @@ def test_bidirectional_attention_parameters_and_widths(merge):
 
 
 def test_attention_concat_example_from_the_solutions():
-    got = dict(shapes(build_attention(encoder='bidirectional',
-                                      merge='concat')))
+    got = dict(
+        shapes(build_attention(encoder='bidirectional', merge='concat'))
+    )
     assert got['LSTMDecoder.W_weightedhid_to_ingate'] == (20, 10)
     assert got['LSTMDecoder.AlignSeqOutputLayer: (aln) U_a'] == (20, 20)
 
@@ -117,8 +143,7 @@ def test_bidirectional_encoder_structure(builder, merge):
 
 
 @pytest.mark.parametrize('merge', MERGES)
-def test_bidirectional_baseline_summary_is_forward_last_backward_first(
-        merge):
+def test_bidirectional_baseline_summary_is_forward_last_backward_first(merge):
     # Symbolic: the decoder's input is made of the forward GRU's last step
     # and the backward GRU's first step (which has read the whole input).
     model = build_baseline(encoder='bidirectional', merge=merge)
@@ -138,19 +163,24 @@ def test_bidirectional_summary_values_on_a_padded_batch():
     model = build_baseline(encoder='bidirectional', merge='concat')
     fwd = layer_named(model, 'GRUEncoderForward')
     bwd = layer_named(model, 'GRUEncoderBackward')
-    fn = theano.function([model.x_sym, model.xmask_sym], [
-        model.get_output(fwd), model.get_output(bwd),
-        model.get_output(model.layers['l_last_hid']),
-        model.get_output(model.l_enc)])
-    x, xmask, _, _, texts, _ = get_batch(6, 1, 4,
-                                         rng=np.random.RandomState(2))
+    fn = theano.function(
+        [model.x_sym, model.xmask_sym],
+        [
+            model.get_output(fwd),
+            model.get_output(bwd),
+            model.get_output(model.layers['l_last_hid']),
+            model.get_output(model.l_enc),
+        ],
+    )
+    x, xmask, _, _, texts, _ = get_batch(6, 1, 4, rng=np.random.RandomState(2))
     assert xmask.min() == 0  # some padding
     h_fwd, h_bwd, summary, states = fn(x, xmask)
     assert summary.shape == (6, 20) and states.shape == x.shape + (20,)
     np.testing.assert_allclose(summary[:, :10], h_fwd[:, -1], rtol=1e-6)
     np.testing.assert_allclose(summary[:, 10:], h_bwd[:, 0], rtol=1e-6)
-    np.testing.assert_allclose(states, np.concatenate([h_fwd, h_bwd], 2),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        states, np.concatenate([h_fwd, h_bwd], 2), rtol=1e-6
+    )
     for i, text in enumerate(texts):
         n = len(text)
         # The masked forward GRU keeps its state over the padding: its last
@@ -171,6 +201,7 @@ def test_bidirectional_summary_values_on_a_padded_batch():
 # --------------------------------------------------------------------------
 # Exercise 4: the target mask
 
+
 @pytest.fixture(scope='module')
 def cost_functions():
     """Compiled function 2: masked and unmasked cost/accuracy and the
@@ -181,13 +212,25 @@ def cost_functions():
     masked = sequence_cost(output, y, ymask)
     unmasked = sequence_cost(output, y)
     # The notebook's own expression, for the last test of this group.
-    notebook = T.mean(T.nnet.categorical_crossentropy(
-        T.reshape(output, (-1, 11)), y.flatten()))
-    return theano.function([output, y, ymask], [
-        masked, sequence_accuracy(output, y, ymask),
-        unmasked, sequence_accuracy(output, y),
-        T.grad(masked, output), T.grad(unmasked, output),
-        notebook, T.grad(notebook, output)], on_unused_input='ignore')
+    notebook = T.mean(
+        T.nnet.categorical_crossentropy(
+            T.reshape(output, (-1, 11)), y.flatten()
+        )
+    )
+    return theano.function(
+        [output, y, ymask],
+        [
+            masked,
+            sequence_accuracy(output, y, ymask),
+            unmasked,
+            sequence_accuracy(output, y),
+            T.grad(masked, output),
+            T.grad(unmasked, output),
+            notebook,
+            T.grad(notebook, output),
+        ],
+        on_unused_input='ignore',
+    )
 
 
 def random_softmax(rng, shape):
@@ -204,8 +247,7 @@ def test_masked_cost_and_accuracy_match_numpy(cost_functions):
     # Make the padding trivially right, as a trained unmasked model does.
     output[ymask == 0] = 0.001
     output[..., 0][ymask == 0] = 0.99
-    cost, acc, cost_all, acc_all, grad = cost_functions(
-        output, y, ymask)[:5]
+    cost, acc, cost_all, acc_all, grad = cost_functions(output, y, ymask)[:5]
 
     picked = np.take_along_axis(output, y[..., None], axis=-1)[..., 0]
     nll = -np.log(picked)
@@ -222,7 +264,7 @@ def test_masked_cost_and_accuracy_match_numpy(cost_functions):
     assert np.all(grad[~real] == 0)
     assert np.all(np.abs(grad[real]).sum(-1) > 0)
     # The package's numpy helper agrees.
-    metrics = lab.sequence_metrics(output, y, ymask)
+    metrics = sequence_metrics(output, y, ymask)
     assert metrics['masked'] == pytest.approx(float(acc), rel=1e-6)
     assert metrics['unmasked'] == pytest.approx(float(acc_all), rel=1e-6)
     assert metrics['padding'] == 1.0
@@ -262,30 +304,32 @@ def test_sequence_metrics_by_hand():
     mask = np.array([[1, 1, 0], [1, 1, 1]], dtype='float32')
     predicted = np.array([[1, 10, 0], [2, 4, 10]])
     output = np.eye(11)[predicted]
-    m = lab.sequence_metrics(output, targets, mask)
+    m = sequence_metrics(output, targets, mask)
     assert m['unmasked'] == pytest.approx(5 / 6)
     assert m['masked'] == pytest.approx(4 / 5)
     assert m['padding'] == 1.0
     assert m['padding_share'] == pytest.approx(1 / 6)
     assert m['sequence'] == 0.5
-    no_padding = lab.sequence_metrics(output, targets, np.ones((2, 3)))
+    no_padding = sequence_metrics(output, targets, np.ones((2, 3)))
     assert np.isnan(no_padding['padding'])
 
 
 def test_variable_lengths_default_to_the_masked_cost():
     assert RunSettings(min_digits=5, max_digits=20).target_mask
     assert not RunSettings(min_digits=20, max_digits=20).target_mask
-    assert not RunSettings(min_digits=5, max_digits=20,
-                           target_mask=False).target_mask
+    assert not RunSettings(
+        min_digits=5, max_digits=20, target_mask=False
+    ).target_mask
 
 
 # --------------------------------------------------------------------------
 # The solutions' runner: one compiled graph, fresh weights for each variant
 
+
 def test_variant_runner_reuses_a_compiled_trainer(short_baseline):
-    runner = lab.VariantRunner(seed=0, val_interval=500, log=None)
+    runner = VariantRunner(seed=0, val_interval=500, log=None)
     # Hand it the session's compiled 3-digit baseline (same configuration).
-    key = ('baseline', False, (('max_digits', 3),))
+    key = runner.graph_key(RunSettings(min_digits=3, max_digits=3))
     runner.trainers[key] = short_baseline
     validation = runner.validation_set(200, 3, 3)
     a = runner.run('a', 1000, validation, min_digits=3, max_digits=3)
@@ -295,9 +339,11 @@ def test_variant_runner_reuses_a_compiled_trainer(short_baseline):
     assert runner.compile_seconds == 0
     # Same seed, fresh weights and Adam state: the same run twice.
     assert [h['samples'] for h in a.history] == [500, 1000]
+
     def without_nan(history):
-        return [{k: v for k, v in row.items() if k != 'padding'}
-                for row in history]
+        return [
+            {k: v for k, v in row.items() if k != 'padding'} for row in history
+        ]
 
     assert without_nan(a.history) == without_nan(b.history)
     assert a.costs == b.costs

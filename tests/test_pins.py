@@ -5,13 +5,14 @@ pyproject.toml; these tests fail when they drift.  The image's one documented
 exception (numpy from Debian, not pip's pin) is spelled out here, so that a
 change on either side fails until it is looked at again.
 """
+
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 yaml = pytest.importorskip('yaml')
 
@@ -37,8 +38,11 @@ def exact_pins(requirements):
     """``{canonical name: version}``; fails on anything not pinned with ==."""
     pins = {}
     for req in requirements:
-        m = re.fullmatch(r'\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?'
-                         r'\s*==\s*([^\s;,]+)\s*', req)
+        m = re.fullmatch(
+            r'\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?'
+            r'\s*==\s*([^\s;,]+)\s*',
+            req,
+        )
         assert m, 'not an exact pin: %r' % req
         pins[canonical(m.group(1))] = m.group(3)
     return pins
@@ -89,9 +93,18 @@ def debian_upstream(version):
 
 def image_requirements(extras_named):
     out = subprocess.run(
-        [sys.executable, str(DOCKER / 'requirements.py'),
-         str(ROOT / 'pyproject.toml'), '--exclude', 'numpy', *extras_named],
-        check=True, capture_output=True, text=True).stdout
+        [
+            sys.executable,
+            str(DOCKER / 'requirements.py'),
+            str(ROOT / 'pyproject.toml'),
+            '--exclude',
+            'numpy',
+            *extras_named,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return out.split()
 
 
@@ -103,11 +116,14 @@ def dockerfile_extras(dockerfile):
 
 # pyproject itself ---------------------------------------------------------
 
+
 def test_pyproject_pins_are_exact(pyproject, extras):
     exact_pins(pyproject['project']['dependencies'])
     own = canonical(pyproject['project']['name'])
     for name, reqs in extras.items():
-        exact_pins(r for r in reqs if canonical(re.split(r'[\[=<>~!\s]', r)[0]) != own)
+        exact_pins(
+            r for r in reqs if canonical(re.split(r'[\[=<>~!\s]', r)[0]) != own
+        )
 
 
 def test_extras_do_not_contradict_each_other(pyproject, extras, deps):
@@ -115,8 +131,8 @@ def test_extras_do_not_contradict_each_other(pyproject, extras, deps):
     own = canonical(pyproject['project']['name'])
     for reqs in extras.values():
         for name, version in exact_pins(
-                r for r in reqs
-                if canonical(re.split(r'[\[=<>~!\s]', r)[0]) != own).items():
+            r for r in reqs if canonical(re.split(r'[\[=<>~!\s]', r)[0]) != own
+        ).items():
             assert seen.setdefault(name, version) == version, name
 
 
@@ -127,6 +143,7 @@ def test_test_extra_brings_the_lab(extras):
 
 
 # environment.yml ----------------------------------------------------------
+
 
 def test_environment_yml_matches_pyproject(env_yml, deps, pyproject):
     assert env_yml['channels'][0] == 'conda-forge'
@@ -144,8 +161,10 @@ def test_environment_yml_matches_pyproject(env_yml, deps, pyproject):
 
     # Python: the version of requires-python's range that we use.
     assert conda.pop('python') == '3.11'
-    assert '3.11' in pyproject['project']['requires-python'] or \
-        '<3.12' in pyproject['project']['requires-python']
+    assert (
+        '3.11' in pyproject['project']['requires-python']
+        or '<3.12' in pyproject['project']['requires-python']
+    )
     for tool in CONDA_TOOLS:
         assert conda.pop(tool, None) is None, tool
     # Every pinned dependency exactly once, at pyproject's version.
@@ -162,6 +181,7 @@ def test_environment_yml_documents_pygpu(env_yml):
 
 # the image ----------------------------------------------------------------
 
+
 def test_dockerfile_base_is_a_pinned_debian_12(dockerfile):
     bases = re.findall(r'^FROM\s+(\S+)', dockerfile, re.M)
     assert len(bases) == 1
@@ -171,8 +191,9 @@ def test_dockerfile_base_is_a_pinned_debian_12(dockerfile):
 def test_image_pins_come_from_pyproject(dockerfile, deps, extras):
     named = dockerfile_extras(dockerfile)
     assert set(named) == {'lab', 'hub', 'cuda'}
-    assert 'pip install' not in dockerfile, \
+    assert 'pip install' not in dockerfile, (
         'the Dockerfile must install through docker/install.sh'
+    )
     reqs = exact_pins(image_requirements(named))
     expected = {k: v for k, v in deps.items() if k != 'numpy'}
     for extra in named:
@@ -225,13 +246,19 @@ def test_ci_deps_script_uses_the_image_package_list():
 def test_constraints_lock_agrees_with_pyproject(deps, extras):
     """constraints.txt (the full lock the README installs with) repeats
     every pyproject pin at the same version."""
-    lines = [l for l in (ROOT / 'constraints.txt').read_text().splitlines()
-             if l.strip() and not l.startswith('#')]
+    lines = [
+        line
+        for line in (ROOT / 'constraints.txt').read_text().splitlines()
+        if line.strip() and not line.startswith('#')
+    ]
     lock = exact_pins(lines)
     wanted = dict(deps)
     for name in ('test', 'lab'):
-        wanted.update(exact_pins(r for r in extras[name]
-                                 if not r.startswith('seq2seq-lasagne')))
+        wanted.update(
+            exact_pins(
+                r for r in extras[name] if not r.startswith('seq2seq-lasagne')
+            )
+        )
     wanted.pop('setuptools')  # pip freeze leaves setuptools out
     for name, version in wanted.items():
         assert lock.get(name) == version, (name, lock.get(name), version)

@@ -1,4 +1,5 @@
 """Lasagne layers of the lab that Lasagne itself does not provide."""
+
 from .attention import LSTMAttentionDecodeFeedbackLayer
 from .repeat import RepeatLayer
 

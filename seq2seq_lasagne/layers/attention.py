@@ -6,6 +6,7 @@ encoder state against the previous decoder state, turns the scores into
 attention weights ``alpha`` and feeds the weighted sum of the encoder
 states (the context) into the LSTM gates.
 """
+
 import warnings
 
 import lasagne
@@ -15,12 +16,15 @@ import theano.tensor as T
 from lasagne import init, nonlinearities
 from lasagne.layers import Gate, Layer, MergeLayer
 
-__all__ = ['LSTMAttentionDecodeFeedbackLayer', 'softmax_last_axis',
-           'weighted_sum']
+__all__ = [
+    'LSTMAttentionDecodeFeedbackLayer',
+    'softmax_last_axis',
+    'weighted_sum',
+]
 
 #: Added to the scores of padded encoder positions (after multiplying them
 #: by the mask), as the original does.
-MASK_PENALTY = 10000.
+MASK_PENALTY = 10000.0
 
 
 def softmax_last_axis(x):
@@ -74,13 +78,15 @@ def weighted_sum(alpha, H):
 def _is_initializer(spec):
     """True for a callable initializer, False for a fixed value."""
     return callable(spec) and not isinstance(
-        spec, (np.ndarray, theano.Variable))
+        spec, (np.ndarray, theano.Variable)
+    )
 
 
 def _positive_int(value, name, minimum=1):
     if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError('%s must be an integer >= %d, got %r'
-                         % (name, minimum, value))
+        raise ValueError(
+            '%s must be an integer >= %d, got %r' % (name, minimum, value)
+        )
     return int(value)
 
 
@@ -238,26 +244,32 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
       same variable twice, an array of shape (U, U) would not fit (E, U)).
     """
 
-    def __init__(self, incoming, num_units, aln_num_units, n_decodesteps,
-                 ingate=Gate(),
-                 forgetgate=Gate(),
-                 cell=Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
-                 outgate=Gate(),
-                 nonlinearity=nonlinearities.tanh,
-                 nonlinearity_align=nonlinearities.tanh,
-                 hid_init=init.Constant(0.),
-                 cell_init=init.Constant(0.),
-                 backwards=False,
-                 learn_init=False,
-                 peepholes=True,
-                 gradient_steps=-1,
-                 grad_clipping=False,
-                 unroll_scan=False,
-                 mask_input=None,
-                 attention_softmax_function=softmax_last_axis,
-                 decode_pre_steps=0,
-                 return_decodehid=False,
-                 **kwargs):
+    def __init__(
+        self,
+        incoming,
+        num_units,
+        aln_num_units,
+        n_decodesteps,
+        ingate=Gate(),
+        forgetgate=Gate(),
+        cell=Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
+        outgate=Gate(),
+        nonlinearity=nonlinearities.tanh,
+        nonlinearity_align=nonlinearities.tanh,
+        hid_init=init.Constant(0.0),
+        cell_init=init.Constant(0.0),
+        backwards=False,
+        learn_init=False,
+        peepholes=True,
+        gradient_steps=-1,
+        grad_clipping=False,
+        unroll_scan=False,
+        mask_input=None,
+        attention_softmax_function=softmax_last_axis,
+        decode_pre_steps=0,
+        return_decodehid=False,
+        **kwargs,
+    ):
         incomings = [incoming]
         self._mask_index = None
         if mask_input is not None:
@@ -272,18 +284,23 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
             self._cell_init_index = len(incomings)
             incomings.append(cell_init)
         super(LSTMAttentionDecodeFeedbackLayer, self).__init__(
-            incomings, **kwargs)
+            incomings, **kwargs
+        )
 
         self.num_units = _positive_int(num_units, 'num_units')
         self.aln_num_units = _positive_int(aln_num_units, 'aln_num_units')
         self.n_decodesteps = _positive_int(n_decodesteps, 'n_decodesteps')
         self.decode_pre_steps = _positive_int(
-            decode_pre_steps, 'decode_pre_steps', minimum=0)
-        self.nonlinearity = (nonlinearities.identity if nonlinearity is None
-                             else nonlinearity)
-        self.nonlinearity_align = (nonlinearities.identity
-                                   if nonlinearity_align is None
-                                   else nonlinearity_align)
+            decode_pre_steps, 'decode_pre_steps', minimum=0
+        )
+        self.nonlinearity = (
+            nonlinearities.identity if nonlinearity is None else nonlinearity
+        )
+        self.nonlinearity_align = (
+            nonlinearities.identity
+            if nonlinearity_align is None
+            else nonlinearity_align
+        )
         self.attention_softmax_function = attention_softmax_function
         self.backwards = bool(backwards)
         self.learn_init = learn_init
@@ -293,52 +310,87 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
         self.unroll_scan = unroll_scan
         self.return_decodehid = return_decodehid
         if unroll_scan and gradient_steps != -1:
-            raise ValueError('gradient_steps must be -1 when unroll_scan '
-                             'is True')
+            raise ValueError(
+                'gradient_steps must be -1 when unroll_scan is True'
+            )
 
         input_shape = self.input_shapes[0]
         if len(input_shape) != 3:
-            raise ValueError('the encoder input must be 3-D (batch, L, E), '
-                             'got shape %r' % (input_shape,))
+            raise ValueError(
+                'the encoder input must be 3-D (batch, L, E), '
+                'got shape %r' % (input_shape,)
+            )
         num_enc = input_shape[2]
         if num_enc is None:
-            raise ValueError('the encoder width (input_shape[2]) must be '
-                             'known')
+            raise ValueError(
+                'the encoder width (input_shape[2]) must be known'
+            )
         self.num_enc_units = num_enc
         U, A = self.num_units, self.aln_num_units
 
-        gates = (('ingate', ingate), ('forgetgate', forgetgate),
-                 ('cell', cell), ('outgate', outgate))
+        gates = (
+            ('ingate', ingate),
+            ('forgetgate', forgetgate),
+            ('cell', cell),
+            ('outgate', outgate),
+        )
         for gate_name, gate in gates:
-            setattr(self, 'W_hid_to_' + gate_name, self.add_param(
-                gate.W_hid, (U, U), name='W_hid_to_' + gate_name))
-            setattr(self, 'b_' + gate_name, self.add_param(
-                gate.b, (U,), name='b_' + gate_name, regularizable=False))
+            setattr(
+                self,
+                'W_hid_to_' + gate_name,
+                self.add_param(
+                    gate.W_hid, (U, U), name='W_hid_to_' + gate_name
+                ),
+            )
+            setattr(
+                self,
+                'b_' + gate_name,
+                self.add_param(
+                    gate.b, (U,), name='b_' + gate_name, regularizable=False
+                ),
+            )
             setattr(self, 'nonlinearity_' + gate_name, gate.nonlinearity)
         for gate_name, gate in gates:
             # A fixed value (array, shared variable) given as W_hid is
             # W_hid_to_<gate>'s own; it cannot serve another matrix.
-            spec = gate.W_hid if _is_initializer(gate.W_hid) else \
-                init.Normal(0.1)
-            setattr(self, 'W_weightedhid_to_' + gate_name, self.add_param(
-                spec, (num_enc, U), name='W_weightedhid_to_' + gate_name))
+            spec = (
+                gate.W_hid if _is_initializer(gate.W_hid) else init.Normal(0.1)
+            )
+            setattr(
+                self,
+                'W_weightedhid_to_' + gate_name,
+                self.add_param(
+                    spec, (num_enc, U), name='W_weightedhid_to_' + gate_name
+                ),
+            )
         if peepholes:
             for gate_name, gate in gates:
                 if gate_name == 'cell':
                     continue
                 if getattr(gate, 'W_cell', None) is None:
-                    raise ValueError('peepholes=True needs a W_cell '
-                                     'initializer in the %s Gate'
-                                     % gate_name)
-                setattr(self, 'W_cell_to_' + gate_name, self.add_param(
-                    gate.W_cell, (U,), name='W_cell_to_' + gate_name))
+                    raise ValueError(
+                        'peepholes=True needs a W_cell '
+                        'initializer in the %s Gate' % gate_name
+                    )
+                setattr(
+                    self,
+                    'W_cell_to_' + gate_name,
+                    self.add_param(
+                        gate.W_cell, (U,), name='W_cell_to_' + gate_name
+                    ),
+                )
 
-        self.W_a = self.add_param(init.Normal(0.1), (U, A),
-                                  name='AlignSeqOutputLayer: (aln) W_a')
-        self.U_a = self.add_param(init.Normal(0.1), (num_enc, A),
-                                  name='AlignSeqOutputLayer: (aln) U_a')
-        self.v_a = self.add_param(init.Normal(0.1), (A, 1),
-                                  name='AlignSeqOutputLayer: v_a')
+        self.W_a = self.add_param(
+            init.Normal(0.1), (U, A), name='AlignSeqOutputLayer: (aln) W_a'
+        )
+        self.U_a = self.add_param(
+            init.Normal(0.1),
+            (num_enc, A),
+            name='AlignSeqOutputLayer: (aln) U_a',
+        )
+        self.v_a = self.add_param(
+            init.Normal(0.1), (A, 1), name='AlignSeqOutputLayer: v_a'
+        )
 
         self.hid_init = self._init_state(hid_init, 'hid_init', learn_init)
         self.cell_init = self._init_state(cell_init, 'cell_init', learn_init)
@@ -348,13 +400,21 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
         if isinstance(spec, Layer):
             return spec
         if isinstance(spec, T.TensorVariable) and not isinstance(
-                spec, theano.compile.SharedVariable):
+            spec, theano.compile.SharedVariable
+        ):
             if spec.ndim != 2:
-                raise ValueError('%s given as a TensorVariable must be 2-D, '
-                                 '(batch, num_units)' % name)
+                raise ValueError(
+                    '%s given as a TensorVariable must be 2-D, '
+                    '(batch, num_units)' % name
+                )
             return spec
-        return self.add_param(spec, (1, self.num_units), name=name,
-                              trainable=learn_init, regularizable=False)
+        return self.add_param(
+            spec,
+            (1, self.num_units),
+            name=name,
+            trainable=learn_init,
+            regularizable=False,
+        )
 
     def get_output_shape_for(self, input_shapes):
         """Output shape for the given input shapes.
@@ -406,8 +466,7 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
                 return inputs[index]
             if isinstance(state, theano.compile.SharedVariable):
                 # (1, U) parameter -> (batch, U)
-                return T.dot(T.ones((num_batch, 1), dtype=state.dtype),
-                             state)
+                return T.dot(T.ones((num_batch, 1), dtype=state.dtype), state)
             return state
 
         hid_init = initial(self.hid_init, self._hid_init_index)
@@ -415,24 +474,47 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
 
         names = ('ingate', 'forgetgate', 'cell', 'outgate')
         W_hid_stacked = T.concatenate(
-            [getattr(self, 'W_hid_to_' + n) for n in names], axis=1)
+            [getattr(self, 'W_hid_to_' + n) for n in names], axis=1
+        )
         W_ctx_stacked = T.concatenate(
-            [getattr(self, 'W_weightedhid_to_' + n) for n in names], axis=1)
+            [getattr(self, 'W_weightedhid_to_' + n) for n in names], axis=1
+        )
         b_stacked = T.concatenate(
-            [getattr(self, 'b_' + n) for n in names], axis=0)
+            [getattr(self, 'b_' + n) for n in names], axis=0
+        )
         v_a = self.v_a[:, 0]
         # Step-independent terms, computed once.
-        hUa = T.dot(H, self.U_a)                          # (batch, L, A)
-        non_seqs = [H, hUa, W_hid_stacked, W_ctx_stacked, b_stacked,
-                    self.W_a, v_a]
+        hUa = T.dot(H, self.U_a)  # (batch, L, A)
+        non_seqs = [
+            H,
+            hUa,
+            W_hid_stacked,
+            W_ctx_stacked,
+            b_stacked,
+            self.W_a,
+            v_a,
+        ]
         if mask is not None:
-            non_seqs += [mask, (1. - mask) * MASK_PENALTY]
+            non_seqs += [mask, (1.0 - mask) * MASK_PENALTY]
         if self.peepholes:
-            non_seqs += [self.W_cell_to_ingate, self.W_cell_to_forgetgate,
-                         self.W_cell_to_outgate]
+            non_seqs += [
+                self.W_cell_to_ingate,
+                self.W_cell_to_forgetgate,
+                self.W_cell_to_outgate,
+            ]
 
-        def step(hid_prev, cell_prev, H, hUa, W_hid_stacked, W_ctx_stacked,
-                 b_stacked, W_a, v_a, *rest):
+        def step(
+            hid_prev,
+            cell_prev,
+            H,
+            hUa,
+            W_hid_stacked,
+            W_ctx_stacked,
+            b_stacked,
+            W_a,
+            v_a,
+            *rest,
+        ):
             rest = list(rest)
             if mask is not None:
                 mask_, penalty = rest.pop(0), rest.pop(0)
@@ -442,17 +524,21 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
             if mask is not None:
                 e = e * mask_ - penalty
             alpha = self.attention_softmax_function(e)
-            ctx = weighted_sum(alpha, H)                 # (batch, E)
+            ctx = weighted_sum(alpha, H)  # (batch, E)
 
-            gates = (T.dot(hid_prev, W_hid_stacked) + b_stacked
-                     + T.dot(ctx, W_ctx_stacked))
+            gates = (
+                T.dot(hid_prev, W_hid_stacked)
+                + b_stacked
+                + T.dot(ctx, W_ctx_stacked)
+            )
             if self.grad_clipping is not False:
                 gates = theano.gradient.grad_clip(
-                    gates, -self.grad_clipping, self.grad_clipping)
+                    gates, -self.grad_clipping, self.grad_clipping
+                )
             ingate = gates[:, 0:U]
-            forgetgate = gates[:, U:2 * U]
-            cell_input = gates[:, 2 * U:3 * U]
-            outgate = gates[:, 3 * U:4 * U]
+            forgetgate = gates[:, U : 2 * U]
+            cell_input = gates[:, 2 * U : 3 * U]
+            outgate = gates[:, 3 * U : 4 * U]
             if self.peepholes:
                 W_ci, W_cf, W_co = rest
                 ingate = ingate + cell_prev * W_ci
@@ -475,29 +561,42 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
             zeros_alpha = T.zeros((num_batch, H.shape[1]), dtype=H.dtype)
             zeros_ctx = T.zeros((num_batch, H.shape[2]), dtype=H.dtype)
 
-            def unrolled_step(hid_prev, cell_prev, alpha_prev, ctx_prev,
-                              *args):
+            def unrolled_step(
+                hid_prev, cell_prev, alpha_prev, ctx_prev, *args
+            ):
                 return step(hid_prev, cell_prev, *args)
 
             with warnings.catch_warnings():
                 # Lasagne 0.1 calls the deprecated T.stack(*tensors).
                 warnings.simplefilter('ignore', DeprecationWarning)
-                hid_out, cell_out, alpha_out, ctx_out = \
+                hid_out, cell_out, alpha_out, ctx_out = (
                     lasagne.utils.unroll_scan(
-                        fn=unrolled_step, sequences=[],
-                        outputs_info=[hid_init, cell_init, zeros_alpha,
-                                      zeros_ctx],
-                        non_sequences=non_seqs, n_steps=n_steps)
+                        fn=unrolled_step,
+                        sequences=[],
+                        outputs_info=[
+                            hid_init,
+                            cell_init,
+                            zeros_alpha,
+                            zeros_ctx,
+                        ],
+                        non_sequences=non_seqs,
+                        n_steps=n_steps,
+                    )
+                )
         else:
             (hid_out, cell_out, alpha_out, ctx_out), _ = theano.scan(
-                fn=step, outputs_info=[hid_init, cell_init, None, None],
-                non_sequences=non_seqs, n_steps=n_steps,
-                truncate_gradient=self.gradient_steps, strict=True)
+                fn=step,
+                outputs_info=[hid_init, cell_init, None, None],
+                non_sequences=non_seqs,
+                n_steps=n_steps,
+                truncate_gradient=self.gradient_steps,
+                strict=True,
+            )
 
         # (steps, batch, ...) -> (batch, n_decodesteps, ...), pre-steps
         # dropped from every output.
         def finish(seq):
-            seq = seq[self.decode_pre_steps:].dimshuffle(1, 0, 2)
+            seq = seq[self.decode_pre_steps :].dimshuffle(1, 0, 2)
             return seq[:, ::-1] if self.backwards else seq
 
         self.hid_out = finish(hid_out)

@@ -1,4 +1,5 @@
 """``RepeatLayer``: feed one vector to every step of a recurrent decoder."""
+
 import lasagne
 import theano.tensor as T
 

@@ -28,8 +28,8 @@ def sequence_cost(output, targets, target_mask=None):
     probs = T.reshape(output, (-1, output.shape[-1]))
     flat = targets.flatten()
     # The notebook's T.nnet.categorical_crossentropy(probs, flat), written
-    # out: Theano 1.0.5's op for it loops over the 2100 rows in Python
-    # (forward and gradient, about 5% of an attention training step).  The
+    # out: Theano 1.0.5's op for it loops over the 2100 rows in Python,
+    # forward and gradient (benchmarks/, lever notebook_crossentropy).  The
     # gradient is the same to the bit, the cost to float32 rounding (tests/
     # test_exercises.py), so training follows the same path.
     cost = -T.log(probs[T.arange(flat.shape[0]), flat])

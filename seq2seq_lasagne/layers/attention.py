@@ -64,8 +64,7 @@ def weighted_sum(alpha, H):
     Notes
     -----
     Written as a batched matrix product, so that its gradient is BLAS work
-    too: training is about 6% faster than with the broadcast product and
-    sum (``benchmarks/``).  Theano 1.0.5's ``BatchedDot`` calls BLAS
+    too, which trains faster than the broadcast product and sum.  Theano 1.0.5's ``BatchedDot`` calls BLAS
     directly and cannot be built without a BLAS library; with
     ``blas.ldflags`` empty the broadcast form, which computes the same, is
     used.

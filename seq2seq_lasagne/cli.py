@@ -316,10 +316,15 @@ def _cmd_reproduce(args):
         samples=args.samples,
         progress=not args.no_progress,
         log=lambda m: print(m, file=sys.stderr),
-        command=' '.join([PROG] + [shlex.quote(a) for a in args.argv]),
+        command=_command_line(args),
     )
     print('wrote %s' % report)
     return 0
+
+
+def _command_line(args):
+    """The command as typed, recorded in the result files it writes."""
+    return ' '.join([PROG] + [shlex.quote(a) for a in args.argv])
 
 
 def _cmd_notebooks(args):
@@ -332,6 +337,7 @@ def _cmd_notebooks(args):
             quick=args.quick,
             notebooks=args.names or None,
             log=lambda m: print(m, file=sys.stderr),
+            command=_command_line(args),
         )
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc))

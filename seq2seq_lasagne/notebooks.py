@@ -22,7 +22,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from .settings import QUICK_ENV, RECORD_ENV
+from .settings import QUICK_ENV, RECORD_COMMAND_ENV, RECORD_ENV
 
 __all__ = [
     'NOTEBOOKS_ENV',
@@ -199,6 +199,7 @@ def execute_notebooks(
     timeout=None,
     directory=None,
     log=print,
+    command=None,
 ):
     """Execute the lab's notebooks and write the executed copies.
 
@@ -227,6 +228,8 @@ def execute_notebooks(
         The notebooks directory (see :func:`notebooks_dir`).
     log : callable
         Receives one line per notebook.
+    command : str, optional
+        The command line, recorded with the solutions' figures.
 
     Returns
     -------
@@ -262,6 +265,8 @@ def execute_notebooks(
     env = dict(os.environ)
     if not quick:
         env.setdefault(RECORD_ENV, str((out_dir / 'results').resolve()))
+        if command:
+            env[RECORD_COMMAND_ENV] = command
     written, failures = [], {}
     for path in paths:
         try:

@@ -10,9 +10,11 @@ The reference summary (:data:`REFERENCE_SUMMARY`) is the committed result
 of the reproduction, in ``docs/results/`` of a source checkout.
 """
 
+import datetime
 import json
 import math
 import os
+import platform
 import shutil
 import warnings
 from pathlib import Path
@@ -33,6 +35,7 @@ __all__ = [
     'show_recorded',
     'write_report',
     'fmt',
+    'provenance',
 ]
 
 #: A ``seq2seq-lasagne reproduce`` output directory (with ``summary.json``)
@@ -68,6 +71,29 @@ ORIGINAL = {
         'per position near 1.0 early, falling to about 0.8',
     },
 }
+
+
+def provenance(command=None):
+    """What a result file records about how it was made (its ``_run``).
+
+    Parameters
+    ----------
+    command : str, optional
+        The command line that made it (relative paths only: it is
+        committed with the result).
+    """
+    import theano
+
+    from . import __version__
+
+    return {
+        'command': command,
+        'date': datetime.datetime.now().isoformat(timespec='minutes'),
+        'package': __version__,
+        'theano': theano.__version__,
+        'python': platform.python_version(),
+        'machine': '%s, %d CPUs' % (platform.machine(), os.cpu_count()),
+    }
 
 
 def fmt(value, digits=3):

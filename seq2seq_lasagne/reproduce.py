@@ -8,17 +8,13 @@ interrupted ``reproduce`` continues where it stopped.  The summary gives
 the spread over seeds, not one lucky run.
 """
 
-import datetime
 import os
-import platform
 
 import numpy as np
-import theano
 
-from . import __version__
 from .checkpoint import write_json
 from .experiment import load_metrics, train_run
-from .reporting import write_report
+from .reporting import provenance, write_report
 from .settings import REPRODUCE_SEEDS, RunSettings
 from .training import build_trainer
 
@@ -84,14 +80,7 @@ def summarise(out_dir, models, seeds, command=None):
             entry['diagonal'] = [m.get('attention_diagonal') for _, m in runs]
         summary[model] = entry
         histories[model] = [m['history'] for _, m in runs]
-    summary['_run'] = {
-        'command': command,
-        'date': datetime.datetime.now().isoformat(timespec='minutes'),
-        'package': __version__,
-        'theano': theano.__version__,
-        'python': platform.python_version(),
-        'machine': '%s, %d CPUs' % (platform.machine(), os.cpu_count()),
-    }
+    summary['_run'] = provenance(command)
     write_json(os.path.join(out_dir, 'summary.json'), summary)
     return summary, histories
 

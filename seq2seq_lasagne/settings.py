@@ -18,6 +18,7 @@ __all__ = [
     'QUICK',
     'QUICK_ENV',
     'RECORD_ENV',
+    'RECORD_COMMAND_ENV',
     'quick_mode',
     'notebook_settings',
 ]
@@ -39,6 +40,8 @@ QUICK_ENV = 'SEQ2SEQ_QUICK'
 #: variants (``seq2seq-lasagne notebooks`` sets it; see
 #: :class:`seq2seq_lasagne.variants.VariantRunner`).
 RECORD_ENV = 'SEQ2SEQ_RECORD_DIR'
+#: The command line recorded with those figures.
+RECORD_COMMAND_ENV = 'SEQ2SEQ_RECORD_COMMAND'
 
 #: What quick mode changes: a run that only shows that every step works.
 QUICK = {'samples': 2000, 'val_size': 500, 'val_interval': 1000}

@@ -12,9 +12,9 @@ import warnings
 from .checkpoint import write_json
 from .data_generator import get_batch
 from .metrics import accuracy_per_position, sequence_metrics
-from .reporting import fmt
+from .reporting import fmt, provenance
 from .seeding import seeded_rngs
-from .settings import RECORD_ENV, RunSettings
+from .settings import RECORD_COMMAND_ENV, RECORD_ENV, RunSettings
 from .training import build_trainer, fit
 
 __all__ = ['VariantRunner', 'history_table', 'variant_record']
@@ -249,7 +249,11 @@ class VariantRunner:
             os.makedirs(record_dir, exist_ok=True)
             write_json(
                 os.path.join(record_dir, self.record + '.json'),
-                {'seed': self.seed, 'variants': self.records},
+                {
+                    'seed': self.seed,
+                    'variants': self.records,
+                    '_run': provenance(os.environ.get(RECORD_COMMAND_ENV)),
+                },
             )
         if self.log is not None:
             self.log(

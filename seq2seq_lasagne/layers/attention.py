@@ -64,10 +64,10 @@ def weighted_sum(alpha, H):
     Notes
     -----
     Written as a batched matrix product, so that its gradient is BLAS work
-    too, which trains faster than the broadcast product and sum.  Theano 1.0.5's ``BatchedDot`` calls BLAS
-    directly and cannot be built without a BLAS library; with
-    ``blas.ldflags`` empty the broadcast form, which computes the same, is
-    used.
+    too, which trains faster than the broadcast product and sum.  Theano
+    1.0.5's ``BatchedDot`` calls BLAS directly and cannot be built without
+    a BLAS library; with ``blas.ldflags`` empty the broadcast form, which
+    computes the same, is used.
     """
     if theano.config.blas.ldflags:
         return T.batched_dot(alpha, H)

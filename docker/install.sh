@@ -8,12 +8,18 @@
 #   docker/install.sh project  the package itself (--no-deps), a theanorc
 #                              with the BLAS flags, and an import check
 #   docker/install.sh links    unversioned CUDA library names for libgpuarray
+#   docker/install.sh warm     compile the lab's Theano graphs into the
+#                              compile cache (base_compiledir of THEANO_FLAGS)
+#   docker/install.sh opencl   apt packages of docker/apt-packages-opencl.txt
+#                              (PoCL, CLBlast: the OpenCL variant; root)
 #
 # Environment:
 #   S2S_VENV       the venv to make (default /opt/venv)
 #   S2S_EXTRAS     pyproject extras to install (default "lab hub cuda")
 #   S2S_PROJECT    the project checkout (default: this script's parent)
 #   S2S_PIP_OPTS   extra pip options (the image uses --no-cache-dir)
+#   S2S_WARM_NOTEBOOKS  the lab notebooks the warm step executes
+#                  (default: $S2S_PROJECT/notebooks)
 #
 # The pins come from pyproject.toml (docker/requirements.py prints them).
 # One documented exception: numpy is NOT installed from pip.  The venv uses
@@ -44,10 +50,10 @@ check_env() {
     return "$rc"
 }
 
-step_apt() {
+step_apt() {  # [package list]
     [ "$(id -u)" -eq 0 ] || die "the apt step needs root"
     local pkgs
-    mapfile -t pkgs < <(grep -v '^[[:space:]]*#' "$here/apt-packages.txt" | awk 'NF {print $1}')
+    mapfile -t pkgs < <(grep -v '^[[:space:]]*#' "${1:-$here/apt-packages.txt}" | awk 'NF {print $1}')
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
@@ -87,6 +93,12 @@ step_project() {
     tar -C "$project" --exclude=./.git --exclude=./.venv --exclude=./notebooks \
         --exclude=./build --exclude='*.egg-info' --exclude=./test-artifacts \
         --exclude=./runs --exclude=./out -cf - . | tar -C "$src" -xf -
+    if [ ! -f "$src/README.md" ]; then
+        # pyproject.toml names README.md as the long description; the
+        # image's warm stage copies only the package, so that README edits
+        # do not invalidate its compile cache.
+        echo '# seq2seq-lasagne' > "$src/README.md"
+    fi
     say "pip install --no-deps $project"
     "$py" -m pip install -q "${pip_opts[@]}" --disable-pip-version-check \
         --no-deps "$src"
@@ -115,8 +127,27 @@ if m:
 print(flags)
 PY
 )"
-    printf '# Written by docker/install.sh: BLAS of the SciPy wheel.\n[blas]\nldflags = %s\n' \
-        "$ldflags" > "$venv/etc/theanorc"
+    # Two more settings make a compile cache built on one machine valid on
+    # another (the image ships one; see docs/CONTAINER.md):
+    # - compiledir_format without Theano's default platform string, which
+    #   holds the kernel's release;
+    # - a fixed -march: without one, Theano adds the build machine's
+    #   -march=native flags to every module's key (and code).  x86-64-v2
+    #   (SSE4.2, POPCNT) runs on every x86-64 CPU of the last 15 years and
+    #   under Rosetta 2.  -D__FAST_MATH__ is seq2seq_lasagne.compat's
+    #   (libmvec), which keeps a cxxflags set here as the user's.
+    cat > "$venv/etc/theanorc" <<EOF
+# Written by docker/install.sh.
+[global]
+compiledir_format = compiledir_py%(python_version)s-%(python_bitwidth)s
+
+[gcc]
+cxxflags = -march=x86-64-v2 -D__FAST_MATH__
+
+# BLAS of the SciPy wheel.
+[blas]
+ldflags = $ldflags
+EOF
     say "theanorc: blas.ldflags = ${ldflags:-(empty: BLAS through NumPy)}"
     (cd / && check_env THEANORC="$venv/etc/theanorc" "$py" - <<'PY')
 import numpy, pygpu, seq2seq_lasagne, theano, lasagne
@@ -157,6 +188,26 @@ step_links() {
     say "links in $links: $(cd "$links" && find . -maxdepth 1 -name '*.so' -printf '%f ' )"
 }
 
+step_warm() {
+    # The graphs of a student's first steps: both lab notebooks in quick
+    # mode (the same graphs as the full run), a short training run of each
+    # model through the CLI (the package's own graphs) and the doctor.
+    [ -x "$py" ] || die "no venv at $venv (run the deps step first)"
+    local notebooks="${S2S_WARM_NOTEBOOKS:-$project/notebooks}" tmp cache model
+    tmp="$(mktemp -d)"
+    cache="$(cd / && "$py" -c 'import seq2seq_lasagne, theano; print(theano.config.compiledir)' | tail -n 1)"
+    say "warm: compiling the lab's graphs into $cache"
+    (cd "$tmp" && SEQ2SEQ_NOTEBOOKS="$notebooks" "$venv/bin/seq2seq-lasagne" notebooks --quick \
+        --out "$tmp/notebooks" 01_encoder_decoder 02_attention_decoder)
+    for model in baseline attention; do
+        (cd "$tmp" && "$venv/bin/seq2seq-lasagne" train --model "$model" --samples 200 \
+            --val-size 100 --val-interval 100 --no-progress --out "$tmp/$model") > /dev/null
+    done
+    (cd "$tmp" && "$venv/bin/seq2seq-lasagne" doctor) | tail -n 3
+    rm -rf "$tmp" "$cache/lock_dir"
+    say "warm: $(find "$cache" -name '*.so' | wc -l) compiled modules, $(du -sh "$cache" | cut -f1)"
+}
+
 [ "$#" -gt 0 ] || { sed -n '2,/^set -e/p' "$0" | sed '$d'; exit 2; }
 for step in "$@"; do
     case "$step" in
@@ -164,7 +215,9 @@ for step in "$@"; do
         deps) step_deps ;;
         project) step_project ;;
         links) step_links ;;
+        warm) step_warm ;;
+        opencl) step_apt "$here/apt-packages-opencl.txt" ;;
         all) step_apt; step_deps; step_project; step_links ;;
-        *) die "unknown step '$step' (apt, deps, project, links, all)" ;;
+        *) die "unknown step '$step' (apt, deps, project, links, warm, opencl, all)" ;;
     esac
 done

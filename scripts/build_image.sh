@@ -11,8 +11,9 @@
 #
 # What it sets up (as root it installs what is missing; see docs/CONTAINER.md):
 #   - Debian's podman, runc and debootstrap;
-#   - a containers.conf with no default ulimits (crun and runc cannot set
-#     rlimits in some sandboxes), under the cache directory, not the repo;
+#   - podman through scripts/podman.sh: runc, and a containers.conf without
+#     default ulimits (crun and runc cannot set rlimits in some sandboxes),
+#     under the cache directory, not in the repository;
 #   - the base image: when $S2S_BASE_IMAGE is not in podman's store yet, a
 #     debootstrapped Debian bookworm (minbase) from the machine's own Debian
 #     mirror, read from /etc/apt, imported into podman.  podman's store keeps
@@ -28,6 +29,7 @@
 #   S2S_BASE_IMAGE   base image tag (default localhost/seq2seq-lasagne-base:bookworm)
 #   S2S_IMAGE_CACHE  directory for containers.conf and logs
 #                    (default ${XDG_CACHE_HOME:-$HOME/.cache}/seq2seq-lasagne-image)
+#   S2S_APT_ROOT     read DIR/etc/apt instead of /etc/apt (default /)
 #   S2S_BUILD_CA     CA bundle for pip in the build (default: PIP_CERT,
 #                    SSL_CERT_FILE, REQUESTS_CA_BUNDLE, pip's config, or
 #                    /etc/ssl/certs/ca-certificates.crt, the first that exists)
@@ -71,13 +73,11 @@ PATH="$PATH:/usr/sbin:/sbin"
 
 mkdir -p "$cache"
 cache="$(cd "$cache" && pwd)"
-printf '# Written by scripts/build_image.sh.\n[containers]\ndefault_ulimits = []\n' \
-    > "$cache/containers.conf"
-export CONTAINERS_CONF="$cache/containers.conf"
-pm() { podman --runtime runc "$@"; }
+export S2S_IMAGE_CACHE="$cache"
+pm() { "$here/podman.sh" "$@"; }
 
 # --- the base image ----------------------------------------------------------
-sources() { python3 "$here/debian_sources.py" "$@"; }
+sources() { python3 "$here/debian_sources.py" --root "${S2S_APT_ROOT:-/}" "$@"; }
 
 make_base() {
     local mirror dir rc=0

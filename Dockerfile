@@ -15,13 +15,15 @@
 # Debian 12.11, the release the build steps were run on natively.  Any
 # Debian 12 image will do (scripts/build_image.sh passes its own).
 ARG BASE_IMAGE=debian:12.11-slim
+# repo2docker (Binder) passes these; uid 1000 is what Binder expects.  Each
+# stage that uses them declares them again (build ARGs are per stage).
+ARG NB_USER=jovyan
+ARG NB_UID=1000
 
 # --- stack: Debian packages, the venv with the pinned stack, the user -------
 FROM ${BASE_IMAGE} AS stack
-
-# repo2docker (Binder) passes these; uid 1000 is what Binder expects.
-ARG NB_USER=jovyan
-ARG NB_UID=1000
+ARG NB_USER
+ARG NB_UID
 # A CA bundle for pip (a path mounted into the build); pip reads PIP_CERT
 # from its environment.  Empty: pip's own bundle.
 ARG PIP_CERT=
@@ -78,6 +80,7 @@ RUN mkdir -p /opt/s2s-src/solutions/notebooks \
 # Only the package and the lab notebooks go in, so that an edit elsewhere
 # (README, tests) keeps this stage's layers cached.
 FROM stack AS warm
+ARG NB_USER
 ARG PIP_CERT=
 COPY pyproject.toml /opt/s2s-warm/
 COPY seq2seq_lasagne /opt/s2s-warm/seq2seq_lasagne
@@ -90,10 +93,12 @@ RUN THEANO_FLAGS=device=cpu,floatX=float32,base_compiledir=${HOME}/.theano \
 
 # --- lab: the student's image (the "student" target below) -------------------
 FROM stack AS lab
+ARG NB_USER
+ARG NB_UID
 ARG PIP_CERT=
-# The compile cache, outside $HOME (a volume on /home/jovyan would hide it);
-# docker/entrypoint.sh seeds $HOME/.theano from it.
-COPY --from=warm /home/${NB_USER}/.theano /opt/seq2seq-lasagne/theano-cache
+# The compile cache, outside $HOME (a volume on /home/jovyan would hide it),
+# read-only to the user; docker/entrypoint.sh seeds $HOME/.theano from it.
+COPY --from=warm --chown=0:0 /home/${NB_USER}/.theano /opt/seq2seq-lasagne/theano-cache
 # 4. The repository without solutions in $HOME (as Binder wants), the
 #    package into the venv.
 COPY --from=source --chown=${NB_UID}:${NB_UID} /opt/s2s-src/student ${HOME}
@@ -111,17 +116,33 @@ CMD ["/opt/seq2seq-lasagne/docker/start-jupyter.sh"]
 
 # --- instructor: the lab plus the solutions ---------------------------------
 FROM lab AS instructor
+ARG NB_UID
 COPY --from=source --chown=${NB_UID}:${NB_UID} /opt/s2s-src/solutions ${HOME}
 
 # --- opencl: Theano's GPU backend without a GPU (PoCL on the CPU) -----------
-FROM lab AS opencl
+# A test bench for Theano's gpuarray code paths rather than a lab image: the
+# warm stage (the package, the lab notebooks, the CPU compile cache) plus
+# PoCL and CLBlast, with the OpenCL graphs of the CLI and the doctor compiled
+# too.  It starts from warm, not lab, so that an edit outside the package
+# does not rebuild it.
+FROM warm AS opencl
+ARG NB_USER
 USER root
 # PoCL (an OpenCL device on the CPU) and CLBlast (BLAS for libgpuarray's
-# OpenCL back end: without it GpuDot22 fails with "Missing Blas library").
-# (docker/apt-packages-opencl.txt)
+# OpenCL back end: without it GpuDot22 fails with "Missing Blas library");
+# docker/apt-packages-opencl.txt.
+COPY docker/apt-packages-opencl.txt /opt/seq2seq-lasagne/docker/
 RUN /opt/seq2seq-lasagne/docker/install.sh opencl
 USER ${NB_USER}
-ENV THEANO_FLAGS=device=opencl0:0,floatX=float32,gpuarray.preallocate=0,base_compiledir=${HOME}/.theano
+WORKDIR ${HOME}
+# Scan stays on the host: Theano 1.0.5's scan loop reads GpuArray.gpudata,
+# which pygpu has for CUDA only ("TypeError: This is for CUDA arrays").
+ENV THEANO_FLAGS=device=opencl0:0,floatX=float32,gpuarray.preallocate=0,optimizer_excluding=local_gpua_scan_to_gpua,base_compiledir=${HOME}/.theano \
+    SEQ2SEQ_NOTEBOOKS=/opt/s2s-warm/notebooks
+RUN S2S_WARM="train doctor" /opt/seq2seq-lasagne/docker/install.sh warm
+COPY docker/ /opt/seq2seq-lasagne/docker/
+ENTRYPOINT ["/usr/bin/tini", "--", "/opt/seq2seq-lasagne/docker/entrypoint.sh"]
+CMD ["/opt/seq2seq-lasagne/docker/start-jupyter.sh"]
 
 # --- student: the default target (last stage), the lab without solutions ----
 FROM lab AS student

@@ -189,22 +189,35 @@ step_links() {
 }
 
 step_warm() {
-    # The graphs of a student's first steps: both lab notebooks in quick
-    # mode (the same graphs as the full run), a short training run of each
-    # model through the CLI (the package's own graphs) and the doctor.
+    # The graphs of a student's first steps, compiled on THEANO_FLAGS'
+    # device: both lab notebooks in quick mode (the same graphs as the full
+    # run), a short training run of each model through the CLI (the
+    # package's own graphs) and the doctor.  S2S_WARM picks among
+    # "notebooks train doctor" (default: all three).
     [ -x "$py" ] || die "no venv at $venv (run the deps step first)"
-    local notebooks="${S2S_WARM_NOTEBOOKS:-$project/notebooks}" tmp cache model
+    local notebooks="${S2S_WARM_NOTEBOOKS:-$project/notebooks}" tmp cache model what
     tmp="$(mktemp -d)"
     cache="$(cd / && "$py" -c 'import seq2seq_lasagne, theano; print(theano.config.compiledir)' | tail -n 1)"
     say "warm: compiling the lab's graphs into $cache"
-    (cd "$tmp" && SEQ2SEQ_NOTEBOOKS="$notebooks" "$venv/bin/seq2seq-lasagne" notebooks --quick \
-        --out "$tmp/notebooks" 01_encoder_decoder 02_attention_decoder)
-    for model in baseline attention; do
-        (cd "$tmp" && "$venv/bin/seq2seq-lasagne" train --model "$model" --samples 200 \
-            --val-size 100 --val-interval 100 --no-progress --out "$tmp/$model") > /dev/null
+    for what in ${S2S_WARM:-notebooks train doctor}; do
+        case "$what" in
+            notebooks)
+                (cd "$tmp" && SEQ2SEQ_NOTEBOOKS="$notebooks" "$venv/bin/seq2seq-lasagne" notebooks \
+                    --quick --out "$tmp/notebooks" 01_encoder_decoder 02_attention_decoder) ;;
+            train)
+                for model in baseline attention; do
+                    (cd "$tmp" && "$venv/bin/seq2seq-lasagne" train --model "$model" --samples 200 \
+                        --val-size 100 --val-interval 100 --no-progress --out "$tmp/$model") > /dev/null
+                done ;;
+            doctor)
+                (cd "$tmp" && "$venv/bin/seq2seq-lasagne" doctor) | tail -n 6 ;;
+            *) die "unknown S2S_WARM item '$what' (notebooks, train, doctor)" ;;
+        esac
     done
-    (cd "$tmp" && "$venv/bin/seq2seq-lasagne" doctor) | tail -n 3
     rm -rf "$tmp" "$cache/lock_dir"
+    # Theano makes its module directories private (mkdtemp); the image's
+    # copy must be readable by whichever user the container runs as.
+    chmod -R a+rX "$(dirname "$cache")"
     say "warm: $(find "$cache" -name '*.so' | wc -l) compiled modules, $(du -sh "$cache" | cut -f1)"
 }
 

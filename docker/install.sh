@@ -8,8 +8,6 @@
 #   docker/install.sh project  the package itself (--no-deps), a theanorc
 #                              with the BLAS flags, and an import check
 #   docker/install.sh links    unversioned CUDA library names for libgpuarray
-#   docker/install.sh warm     compile the lab's Theano graphs into the
-#                              compile cache (base_compiledir of THEANO_FLAGS)
 #   docker/install.sh opencl   apt packages of docker/apt-packages-opencl.txt
 #                              (PoCL, CLBlast: the OpenCL variant; root)
 #
@@ -18,8 +16,6 @@
 #   S2S_EXTRAS     pyproject extras to install (default "lab hub cuda")
 #   S2S_PROJECT    the project checkout (default: this script's parent)
 #   S2S_PIP_OPTS   extra pip options (the image uses --no-cache-dir)
-#   S2S_WARM_NOTEBOOKS  the lab notebooks the warm step executes
-#                  (default: $S2S_PROJECT/notebooks)
 #
 # The pins come from pyproject.toml (docker/requirements.py prints them).
 # One documented exception: numpy is NOT installed from pip.  The venv uses
@@ -188,39 +184,6 @@ step_links() {
     say "links in $links: $(cd "$links" && find . -maxdepth 1 -name '*.so' -printf '%f ' )"
 }
 
-step_warm() {
-    # The graphs of a student's first steps, compiled on THEANO_FLAGS'
-    # device: both lab notebooks in quick mode (the same graphs as the full
-    # run), a short training run of each model through the CLI (the
-    # package's own graphs) and the doctor.  S2S_WARM picks among
-    # "notebooks train doctor" (default: all three).
-    [ -x "$py" ] || die "no venv at $venv (run the deps step first)"
-    local notebooks="${S2S_WARM_NOTEBOOKS:-$project/notebooks}" tmp cache model what
-    tmp="$(mktemp -d)"
-    cache="$(cd / && "$py" -c 'import seq2seq_lasagne, theano; print(theano.config.compiledir)' | tail -n 1)"
-    say "warm: compiling the lab's graphs into $cache"
-    for what in ${S2S_WARM:-notebooks train doctor}; do
-        case "$what" in
-            notebooks)
-                (cd "$tmp" && SEQ2SEQ_NOTEBOOKS="$notebooks" "$venv/bin/seq2seq-lasagne" notebooks \
-                    --quick --out "$tmp/notebooks" 01_encoder_decoder 02_attention_decoder) ;;
-            train)
-                for model in baseline attention; do
-                    (cd "$tmp" && "$venv/bin/seq2seq-lasagne" train --model "$model" --samples 200 \
-                        --val-size 100 --val-interval 100 --no-progress --out "$tmp/$model") > /dev/null
-                done ;;
-            doctor)
-                (cd "$tmp" && "$venv/bin/seq2seq-lasagne" doctor) | tail -n 6 ;;
-            *) die "unknown S2S_WARM item '$what' (notebooks, train, doctor)" ;;
-        esac
-    done
-    rm -rf "$tmp" "$cache/lock_dir"
-    # Theano makes its module directories private (mkdtemp); the image's
-    # copy must be readable by whichever user the container runs as.
-    chmod -R a+rX "$(dirname "$cache")"
-    say "warm: $(find "$cache" -name '*.so' | wc -l) compiled modules, $(du -sh "$cache" | cut -f1)"
-}
-
 [ "$#" -gt 0 ] || { sed -n '2,/^set -e/p' "$0" | sed '$d'; exit 2; }
 for step in "$@"; do
     case "$step" in
@@ -228,9 +191,8 @@ for step in "$@"; do
         deps) step_deps ;;
         project) step_project ;;
         links) step_links ;;
-        warm) step_warm ;;
         opencl) step_apt "$here/apt-packages-opencl.txt" ;;
         all) step_apt; step_deps; step_project; step_links ;;
-        *) die "unknown step '$step' (apt, deps, project, links, warm, opencl, all)" ;;
+        *) die "unknown step '$step' (apt, deps, project, links, opencl, all)" ;;
     esac
 done

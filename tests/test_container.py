@@ -320,9 +320,11 @@ def test_lab_log_says_it_runs_on_the_cpu(lab):
     assert FALLBACK_LINE in logs.stdout + logs.stderr
 
 
-def test_a_notebook_saved_in_work_outlives_the_container(image, lab):
-    """Saved through the lab's contents API into the mounted work folder,
-    then read back by a new container after the first is removed."""
+def test_a_notebook_saved_through_the_lab_lands_in_the_host_folder(image,
+                                                                   lab):
+    """Saved through the lab's contents API into the mounted work folder:
+    on the host, owned by uid 1000, and read back by a second container
+    (the notebooks test shows the folder outlives a removed container)."""
     nb = {'type': 'notebook', 'format': 'json', 'content': {
         'cells': [{'cell_type': 'markdown', 'metadata': {},
                    'source': 'my answer %s' % lab['token'][:8]}],

@@ -8,6 +8,8 @@
 #   docker/install.sh project  the package itself (--no-deps), a theanorc
 #                              with the BLAS flags, and an import check
 #   docker/install.sh links    unversioned CUDA library names for libgpuarray
+#   docker/install.sh opencl   apt packages of docker/apt-packages-opencl.txt
+#                              (PoCL, CLBlast: the OpenCL variant; root)
 #
 # Environment:
 #   S2S_VENV       the venv to make (default /opt/venv)
@@ -44,10 +46,10 @@ check_env() {
     return "$rc"
 }
 
-step_apt() {
+step_apt() {  # [package list]
     [ "$(id -u)" -eq 0 ] || die "the apt step needs root"
     local pkgs
-    mapfile -t pkgs < <(grep -v '^[[:space:]]*#' "$here/apt-packages.txt" | awk 'NF {print $1}')
+    mapfile -t pkgs < <(grep -v '^[[:space:]]*#' "${1:-$here/apt-packages.txt}" | awk 'NF {print $1}')
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
@@ -87,6 +89,12 @@ step_project() {
     tar -C "$project" --exclude=./.git --exclude=./.venv --exclude=./notebooks \
         --exclude=./build --exclude='*.egg-info' --exclude=./test-artifacts \
         --exclude=./runs --exclude=./out -cf - . | tar -C "$src" -xf -
+    if [ ! -f "$src/README.md" ]; then
+        # pyproject.toml names README.md as the long description; the
+        # image's warm stage copies only the package, so that README edits
+        # do not invalidate its compile cache.
+        echo '# seq2seq-lasagne' > "$src/README.md"
+    fi
     say "pip install --no-deps $project"
     "$py" -m pip install -q "${pip_opts[@]}" --disable-pip-version-check \
         --no-deps "$src"
@@ -115,8 +123,27 @@ if m:
 print(flags)
 PY
 )"
-    printf '# Written by docker/install.sh: BLAS of the SciPy wheel.\n[blas]\nldflags = %s\n' \
-        "$ldflags" > "$venv/etc/theanorc"
+    # Two more settings make a compile cache built on one machine valid on
+    # another (the image ships one; see docs/CONTAINER.md):
+    # - compiledir_format without Theano's default platform string, which
+    #   holds the kernel's release;
+    # - a fixed -march: without one, Theano adds the build machine's
+    #   -march=native flags to every module's key (and code).  x86-64-v2
+    #   (SSE4.2, POPCNT) runs on every x86-64 CPU of the last 15 years and
+    #   under Rosetta 2.  -D__FAST_MATH__ is seq2seq_lasagne.compat's
+    #   (libmvec), which keeps a cxxflags set here as the user's.
+    cat > "$venv/etc/theanorc" <<EOF
+# Written by docker/install.sh.
+[global]
+compiledir_format = compiledir_py%(python_version)s-%(python_bitwidth)s
+
+[gcc]
+cxxflags = -march=x86-64-v2 -D__FAST_MATH__
+
+# BLAS of the SciPy wheel.
+[blas]
+ldflags = $ldflags
+EOF
     say "theanorc: blas.ldflags = ${ldflags:-(empty: BLAS through NumPy)}"
     (cd / && check_env THEANORC="$venv/etc/theanorc" "$py" - <<'PY')
 import numpy, pygpu, seq2seq_lasagne, theano, lasagne
@@ -164,7 +191,8 @@ for step in "$@"; do
         deps) step_deps ;;
         project) step_project ;;
         links) step_links ;;
+        opencl) step_apt "$here/apt-packages-opencl.txt" ;;
         all) step_apt; step_deps; step_project; step_links ;;
-        *) die "unknown step '$step' (apt, deps, project, links, all)" ;;
+        *) die "unknown step '$step' (apt, deps, project, links, opencl, all)" ;;
     esac
 done

@@ -3,8 +3,10 @@
 Prints versions, the compatibility fixes applied, the Theano flags that
 matter (device, floatX, BLAS, compile dir), the GPU backend's libraries,
 then compiles and runs a tiny function and one attention training step on
-the configured device.  Returns non-zero with a one-line reason when the
-configured device cannot be used.
+the configured device; on a GPU device it also names the op classes of that
+training function which ran on the device and those left on the host.
+Returns non-zero with a one-line reason when the configured device cannot
+be used.
 """
 
 import ctypes.util
@@ -13,7 +15,7 @@ import platform
 import sys
 import time
 
-__all__ = ['run_doctor', 'stack_report', 'cuda_libraries']
+__all__ = ['run_doctor', 'stack_report', 'cuda_libraries', 'op_placement']
 
 CUDA_LIBRARIES = ('cuda', 'nvrtc', 'cublas', 'cudnn')
 
@@ -108,7 +110,48 @@ def _attention_step():
     cost, _ = trainer.train_step(x, y, xmask)
     if not np.isfinite(cost):
         raise RuntimeError('attention training step gave cost %r' % cost)
-    return cost
+    return cost, trainer.train_fn
+
+
+#: Theano's transfer ops between host and GPU memory.
+TRANSFERS = ('GpuFromHost', 'HostFromGpu')
+
+
+def op_placement(function):
+    """Where the ops of a compiled Theano function run.
+
+    The inner functions of ``Scan`` nodes (compiled when the function first
+    ran) are walked too; a ``Scan`` itself counts as on the device when its
+    loop was moved to the GPU backend.
+
+    Parameters
+    ----------
+    function : theano.compile.function_module.Function
+
+    Returns
+    -------
+    dict
+        ``{'device': [...], 'host': [...], 'transfer': [...]}``: sorted op
+        class names.
+    """
+    found = {'device': set(), 'host': set(), 'transfer': set()}
+
+    def walk(fgraph):
+        for node in fgraph.toposort():
+            op = node.op
+            name = type(op).__name__
+            if name in TRANSFERS:
+                found['transfer'].add(name)
+            elif name.startswith('Gpu') or getattr(op, 'info', {}).get('gpua'):
+                found['device'].add(name)
+            else:
+                found['host'].add(name)
+            inner = getattr(op, 'fn', None)
+            if inner is not None and hasattr(inner, 'maker'):
+                walk(inner.maker.fgraph)
+
+    walk(function.maker.fgraph)
+    return {k: sorted(v) for k, v in found.items()}
 
 
 def gpu_backend_problem(device):
@@ -168,12 +211,24 @@ def run_doctor(out=sys.stdout):
             file=out,
         )
         start = time.perf_counter()
-        cost = _attention_step()
+        cost, train_fn = _attention_step()
         print(
             '%-*s  ok, cost %.4f (%.1f s incl. compile)'
             % (width, 'attention step', cost, time.perf_counter() - start),
             file=out,
         )
+        if device.startswith(('cuda', 'opencl')):
+            ops = op_placement(train_fn)
+            for where, label in (
+                ('device', 'ops on ' + device),
+                ('host', 'ops on the host'),
+                ('transfer', 'transfers'),
+            ):
+                print(
+                    '%-*s  %s'
+                    % (width, label, ', '.join(ops[where]) or 'none'),
+                    file=out,
+                )
     except Exception as exc:
         print(
             'doctor: device %s cannot be used: %s'

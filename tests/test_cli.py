@@ -201,3 +201,16 @@ def test_doctor_reports_stack_and_runs_checks(capsys):
         assert label in labels, label
     assert 'floatX=float32' in out or 'float32' in out
     assert out.strip().endswith('all checks passed on cpu')
+
+
+def test_op_placement_of_the_attention_training_function(short_attention):
+    """The doctor's op list: on the CPU every op, scan's inner ones
+    included, is a host op."""
+    from seq2seq_lasagne.doctor import op_placement
+
+    ops = op_placement(short_attention.train_fn)
+    assert ops['device'] == [] and ops['transfer'] == []
+    # Scan itself, an op of the outer graph, and ops only scan's inner
+    # step has (the attention's softmax over the input positions).
+    for name in ('Scan', 'Dot22', 'Softmax'):
+        assert name in ops['host'], name

@@ -487,3 +487,36 @@ def test_gpu_check_stops_with_the_reason_without_a_gpu(tmp_path):
     summary = (tmp_path / 'out' / 'summary.txt').read_text()
     assert 'FAIL no usable NVIDIA GPU: libcuda.so not loadable' in summary
     assert (tmp_path / 'out' / 'probe.txt').read_text().startswith('no\t')
+
+
+def test_entrypoint_seeds_the_compile_cache(tmp_path):
+    """The image's compile cache is copied into a home that lacks it; a
+    compile directory the user already has is left alone."""
+    seed = tmp_path / 'seed'
+    (seed / 'compiledir_x' / 'tmpabc').mkdir(parents=True)
+    (seed / 'compiledir_x' / 'tmpabc' / 'mod.so').write_text('image')
+    home = tmp_path / 'home'
+    home.mkdir()
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        THEANO_FLAGS='device=cpu',
+        S2S_THEANO_SEED=str(seed),
+    )
+    entry = ['bash', str(DOCKER / 'entrypoint.sh'), 'true']
+    _run(entry, env=env)
+    module = home / '.theano' / 'compiledir_x' / 'tmpabc' / 'mod.so'
+    assert module.read_text() == 'image'
+    assert [p.name for p in (home / '.theano').iterdir()] == ['compiledir_x']
+    module.write_text('mine')
+    _run(entry, env=env)
+    assert module.read_text() == 'mine'
+    # base_compiledir of THEANO_FLAGS wins over ~/.theano.
+    other = tmp_path / 'other'
+    _run(
+        entry,
+        env=dict(env, THEANO_FLAGS='device=cpu,base_compiledir=%s' % other),
+    )
+    assert (
+        other / 'compiledir_x' / 'tmpabc' / 'mod.so'
+    ).read_text() == 'image'

@@ -124,7 +124,12 @@ def test_no_network(tmp_path):
         env={'S2S_IMAGE_CACHE': str(tmp_path / 'cache')},
     )
     assert res.returncode == 1
-    assert 'build_image.sh: error: no network: ' in one_error_line(res)
+    # Progress lines (the base found in podman's store) may come first; the
+    # error is one line, the last.
+    lines = res.stderr.strip().splitlines()
+    errors = [x for x in lines if x.startswith('build_image.sh: error: ')]
+    assert errors == lines[-1:], res.stderr
+    assert 'build_image.sh: error: no network: ' in errors[0]
 
 
 # /etc/apt parsing ----------------------------------------------------------

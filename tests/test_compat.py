@@ -102,7 +102,7 @@ def test_scan_reuse_check_does_not_compare_contents():
     # (storage.data = ...) kept.
     assert data_reads(original) - data_reads(fixed) == 5
     assert fixed.__code__.co_firstlineno == original.__code__.co_firstlineno
-    compat._fix_scan_reuse_check()  # a second call does not wrap again
+    compat.scan.fix_reuse_check()  # a second call does not wrap again
     assert Scan.execute is fixed
 
     # Two recurrent states, all steps kept (preallocated outputs that the
@@ -138,11 +138,12 @@ import theano.tensor as T
 from seq2seq_lasagne import compat
 x = T.matrix()
 theano.function([x], T.dot(x, x))(np.ones((64, 64), 'float32'))
-blas = ctypes.CDLL(compat.scipy_openblas_path())
-print(blas.openblas_get_num_threads())
+path = compat.scipy_openblas_path()
+prefix = compat.blas.symbol_prefix(path)
+print(getattr(ctypes.CDLL(path), prefix + 'openblas_get_num_threads')())
 print(compat.changes())
 '''
-NO_THREAD_VARS = {name: '' for name in compat._THREAD_VARS}
+NO_THREAD_VARS = {name: '' for name in compat.blas.THREAD_VARS}
 
 
 def test_openblas_runs_one_thread_by_default(tmp_path):

@@ -60,8 +60,8 @@ _PY2_NAMES = (
 )
 
 
-def _read_header(name):
-    path = os.path.join(np.get_include(), 'numpy', name)
+def _read_header(include, name):
+    path = os.path.join(include, 'numpy', name)
     try:
         with open(path) as f:
             return f.read()
@@ -69,15 +69,22 @@ def _read_header(name):
         return ''
 
 
-def header_text():
-    """The forced-include header the installed NumPy needs, or ``''``."""
+def header_text(include=None):
+    """The forced-include header NumPy's C headers need, or ``''``.
+
+    Parameters
+    ----------
+    include : str, optional
+        NumPy's include directory (default ``numpy.get_include()``).
+    """
+    include = np.get_include() if include is None else include
     lines = []
-    if '_PyArray_DescrNumPy2' in _read_header('ndarraytypes.h'):
+    if '_PyArray_DescrNumPy2' in _read_header(include, 'ndarraytypes.h'):
         lines += ['/* NumPy 2 layout of PyArray_Descr, with elsize. */',
                   '#ifndef NPY_TARGET_VERSION',
                   '#define NPY_TARGET_VERSION NPY_2_0_API_VERSION',
                   '#endif']
-    if 'define NPY_PY3K' not in _read_header('npy_3kcompat.h'):
+    if 'define NPY_PY3K' not in _read_header(include, 'npy_3kcompat.h'):
         lines += ['/* What NumPy 1.x npy_3kcompat.h defined. */',
                   '#ifndef NPY_PY3K', '#define NPY_PY3K 1', '#endif']
         for old, new in _PY2_NAMES:
@@ -87,7 +94,7 @@ def header_text():
         return ''
     return '\n'.join(
         ['/* Written by seq2seq_lasagne.compat.numpy_c for Theano 1.0.5',
-         ' * with NumPy %s headers. */' % np.__version__,
+         ' * with the NumPy C headers in %s. */' % include,
          '#ifndef SEQ2SEQ_LASAGNE_NUMPY_C_H',
          '#define SEQ2SEQ_LASAGNE_NUMPY_C_H'] + lines + ['#endif', ''])
 

@@ -67,8 +67,9 @@ awk '/<!-- colab-cell -->/ {on=1; next} on && /^```python/ {grab=1; next}
 
 tests=(tests/test_attention_layer.py tests/test_baseline.py
        tests/test_attention_model.py tests/test_compat.py tests/test_pins.py)
+# 3-digit targets: the graphs of the tests' fixtures, already compiled.
 train_args=(--samples 3000 --val-interval 1000 --val-size 500 --seed 0
-            --no-progress --fresh)
+            --min-digits 3 --max-digits 3 --no-progress --fresh)
 
 find_python() {  # find_python 3.12 -> an interpreter path
     local v="$1" var="S2S_PYTHON_${1/./_}" p

@@ -100,10 +100,11 @@ def apply():
             flags.restore_environment(saved)
     if blas_is_ours:
         _changes.extend(blas.set_ldflags())
+    # Before theano.gpuarray, which imports pkg_resources too.
+    lasagne_imports.quiet_pkg_resources()
     _changes.extend(late_imports.import_gpuarray())
     _changes.extend(scan.fix_reuse_check())
     _changes.extend(lasagne_imports.register_downsample())
-    lasagne_imports.quiet_pkg_resources()
     return changes()
 
 

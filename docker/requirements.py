@@ -6,9 +6,10 @@ tests/test_image_scripts.py) install exactly what this prints::
     python3 docker/requirements.py pyproject.toml --exclude numpy lab hub cuda
 
 prints ``[project] dependencies`` plus the named extras, one requirement a
-line, with extras that name the project itself (``seq2seq-lasagne[lab]``)
-expanded, duplicates dropped, and the ``--exclude``d names left out.  The
-image leaves out numpy on purpose: it uses Debian's numpy, which Debian's
+line (environment markers kept: pip takes the image's Python's pins), with
+extras that name the project itself (``seq2seq-lasagne[lab]``) expanded,
+duplicates dropped, and the ``--exclude``d names left out.  The image
+leaves out numpy on purpose: it uses Debian's numpy, which Debian's
 pygpu is built against (see docs/CONTAINER.md).
 """
 
@@ -16,7 +17,10 @@ import argparse
 import re
 import sys
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (tests/test_pins.py runs this)
+    import tomli as tomllib
 
 _NAME = re.compile(r'^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?')
 

@@ -15,7 +15,13 @@ import platform
 import sys
 import time
 
-__all__ = ['run_doctor', 'stack_report', 'cuda_libraries', 'op_placement']
+__all__ = [
+    'run_doctor',
+    'stack_report',
+    'cuda_libraries',
+    'blas_summary',
+    'op_placement',
+]
 
 CUDA_LIBRARIES = ('cuda', 'nvrtc', 'cublas', 'cudnn')
 
@@ -39,6 +45,21 @@ def cuda_libraries():
     return {name: ctypes.util.find_library(name) for name in CUDA_LIBRARIES}
 
 
+def blas_summary(ldflags):
+    """``blas.ldflags`` for one line: ``-D`` symbol renames counted."""
+    if not ldflags:
+        return '(empty: BLAS through NumPy)'
+    tokens = ldflags.split()
+    renames = [t for t in tokens if t.startswith('-D')]
+    text = ' '.join(t for t in tokens if not t.startswith('-D'))
+    if renames:
+        text += ' (+ %d -D symbol renames, e.g. %s)' % (
+            len(renames),
+            renames[0],
+        )
+    return text
+
+
 def stack_report():
     """The stack as ``(label, value)`` rows (imports Theano)."""
     import theano
@@ -46,7 +67,6 @@ def stack_report():
     import seq2seq_lasagne
 
     config = theano.config
-    blas = config.blas.ldflags
     rows = [
         ('python', platform.python_version()),
         ('seq2seq_lasagne', seq2seq_lasagne.__version__),
@@ -69,7 +89,7 @@ def stack_report():
         ),
         ('device', config.device),
         ('floatX', config.floatX),
-        ('blas.ldflags', blas if blas else '(empty: BLAS through NumPy)'),
+        ('blas.ldflags', blas_summary(config.blas.ldflags)),
         ('compiledir', config.compiledir),
         ('cxx', config.cxx or '(none: Python implementations only)'),
     ]

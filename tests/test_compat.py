@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from seq2seq_lasagne import compat
 
@@ -119,7 +120,7 @@ def test_scan_reuse_check_does_not_compare_contents():
     # (storage.data = ...) kept.
     assert data_reads(original) - data_reads(fixed) == 5
     assert fixed.__code__.co_firstlineno == original.__code__.co_firstlineno
-    compat._fix_scan_reuse_check()  # a second call does not wrap again
+    compat.scan.fix_reuse_check()  # a second call does not wrap again
     assert Scan.execute is fixed
 
     # Two recurrent states, all steps kept (preallocated outputs that the
@@ -152,17 +153,19 @@ def test_apply_is_idempotent():
 THREADS = """
 import ctypes
 import numpy as np
+import pytest
 import seq2seq_lasagne
 import theano
 import theano.tensor as T
 from seq2seq_lasagne import compat
 x = T.matrix()
 theano.function([x], T.dot(x, x))(np.ones((64, 64), 'float32'))
-blas = ctypes.CDLL(compat.scipy_openblas_path())
-print(blas.openblas_get_num_threads())
+path = compat.scipy_openblas_path()
+prefix = compat.blas.symbol_prefix(path)
+print(getattr(ctypes.CDLL(path), prefix + 'openblas_get_num_threads')())
 print(compat.changes())
 """
-NO_THREAD_VARS = {name: '' for name in compat._THREAD_VARS}
+NO_THREAD_VARS = {name: '' for name in compat.blas.THREAD_VARS}
 
 
 def test_openblas_runs_one_thread_by_default(tmp_path):
@@ -180,3 +183,119 @@ def test_openblas_threads_set_by_the_user_are_kept(tmp_path):
     )
     assert int(threads) == min(2, os.cpu_count())
     assert '1 thread' not in changes
+
+
+# Python 3.12+ and NumPy 2 (docs/PYTHONS.md) --------------------------------
+
+
+def test_numpy_names_removed_in_numpy_2_behave_as_in_numpy_1():
+    # NumPy 1.23's own functions on Python 3.10/3.11, compat's on NumPy 2.
+    assert np.sctype2char(np.float32) == 'f'
+    assert np.sctype2char('int64') == 'l'
+    cast = np.cast['int32']([1.7, -2.2])
+    assert cast.dtype == np.int32 and cast.tolist() == [1, -2]
+    assert np.cast[np.float32](2).dtype == np.float32
+    assert np.product([2, 3, 4]) == 24
+
+
+def test_stand_ins_are_not_left_for_other_code():
+    # numpy.distutils, imp and numpy.linalg.linalg: Theano keeps its
+    # references, everything else still finds them absent.
+    import importlib.util
+
+    changes = compat.changes()
+    if any('numpy.distutils stand-in' in c for c in changes):
+        assert importlib.util.find_spec('numpy.distutils') is None
+    if any('imp' in c.split() for c in changes):
+        assert 'imp' not in sys.modules
+        assert importlib.util.find_spec('imp') is None
+    if any('numpy.linalg.linalg' in c for c in changes):
+        assert 'numpy.linalg.linalg' not in sys.modules
+    # Theano's module got a working imp.find_module either way.
+    import theano.tests.breakpoint as breakpoint
+
+    assert breakpoint.imp.find_module('json')
+    with pytest.raises(ImportError):
+        breakpoint.imp.find_module('no_such_module_here')
+
+
+def _fake_numpy_include(root, numpy2):
+    numpy_dir = root / 'numpy'
+    numpy_dir.mkdir(parents=True)
+    (numpy_dir / 'npy_3kcompat.h').write_text(
+        '#include <Python.h>\n'
+        if numpy2
+        else '#ifndef NPY_PY3K\n#define NPY_PY3K 1\n#endif\n'
+    )
+    (numpy_dir / 'ndarraytypes.h').write_text(
+        '} _PyArray_DescrNumPy2;\n'
+        if numpy2
+        else 'typedef struct _PyArray_Descr { int elsize; } PyArray_Descr;\n'
+    )
+    return str(root)
+
+
+def test_numpy_c_header_only_for_numpy_2_headers(tmp_path):
+    from seq2seq_lasagne.compat import numpy_c
+
+    assert (
+        numpy_c.header_text(_fake_numpy_include(tmp_path / '1', False)) == ''
+    )
+    text = numpy_c.header_text(_fake_numpy_include(tmp_path / '2', True))
+    assert '#define NPY_TARGET_VERSION NPY_2_0_API_VERSION' in text
+    assert '#define NPY_PY3K 1' in text
+    assert '#define PyInt_AsLong PyLong_AsLong' in text
+    # The installed NumPy: the header exactly when compat reports it.
+    reported = any('forced-include header' in c for c in compat.changes())
+    assert bool(numpy_c.header_text()) == reported
+
+
+def test_numpy_c_header_compiles_theano_c_code_with_elsize():
+    # DimShuffle's C code reads PyArray_DESCR(x)->elsize; a transpose of a
+    # non-contiguous view exercises it (and the lazy linker built at
+    # import).
+    import theano
+    import theano.tensor as T
+
+    x = T.tensor3()
+    f = theano.function([x], x.dimshuffle(2, 'x', 0, 1) * 2)
+    value = np.arange(24, dtype=theano.config.floatX).reshape(2, 3, 4)
+    np.testing.assert_array_equal(
+        f(value[:, ::2]), value[:, ::2].transpose(2, 0, 1)[:, None] * 2
+    )
+
+
+def test_blas_ops_use_scipys_openblas_whatever_its_symbol_names():
+    # A prefixed OpenBLAS (scipy_sgemm_) linked without the -D renames
+    # leaves the BLAS ops' modules with undefined symbols: they would not
+    # load.  Here they load and compute.
+    import theano
+    import theano.tensor as T
+
+    from seq2seq_lasagne.compat import blas
+
+    path = compat.scipy_openblas_path()
+    prefix = blas.symbol_prefix(path)
+    ldflags = theano.config.blas.ldflags
+    assert '-l:' + os.path.basename(path) in ldflags
+    assert (' -Dsgemm_=scipy_sgemm_' in ldflags) == (prefix == 'scipy_')
+    assert (' -D' in ldflags) == bool(prefix)
+    x, y = T.matrix(), T.matrix()
+    f = theano.function([x, y], T.dot(x, y))
+    names = [type(node.op).__name__ for node in f.maker.fgraph.toposort()]
+    assert any(n in ('Dot22', 'Gemm', 'Dot22Scalar') for n in names), names
+    rng = np.random.RandomState(0)
+    a = rng.randn(7, 5).astype(theano.config.floatX)
+    b = rng.randn(5, 3).astype(theano.config.floatX)
+    np.testing.assert_allclose(f(a, b), a.dot(b), rtol=1e-5, atol=1e-5)
+
+
+def test_doctor_counts_the_blas_renames():
+    from seq2seq_lasagne.doctor import blas_summary
+
+    assert blas_summary('') == '(empty: BLAS through NumPy)'
+    assert blas_summary('-L/x -l:libopenblas.so') == '-L/x -l:libopenblas.so'
+    assert (
+        blas_summary('-L/x -l:lib.so -Da_=scipy_a_ -Db_=scipy_b_')
+        == '-L/x -l:lib.so (+ 2 -D symbol renames, e.g. -Da_=scipy_a_)'
+    )

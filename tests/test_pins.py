@@ -1,9 +1,11 @@
 """One source of truth for the pins: pyproject.toml.
 
-environment.yml, the Dockerfile and the scripts it calls must agree with
-pyproject.toml; these tests fail when they drift.  The image's one documented
-exception (numpy from Debian, not pip's pin) is spelled out here, so that a
-change on either side fails until it is looked at again.
+environment.yml, the Dockerfile and the scripts it calls, and the lock
+(constraints.txt) must agree with pyproject.toml; these tests fail when
+they drift.  The pins differ per Python (environment markers); each check
+evaluates them for the Python it is about.  The image's one documented
+exception (numpy from Debian, not pip's pin) is spelled out here, so that
+a change on either side fails until it is looked at again.
 """
 
 import re
@@ -12,7 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomllib
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest brings tomli there
+    import tomli as tomllib
 
 yaml = pytest.importorskip('yaml')
 
@@ -26,6 +34,15 @@ DOCKER = ROOT / 'docker'
 NUMPY_PIP = '1.23.5'
 NUMPY_IMAGE = '1.24.2'
 PYGPU = '0.7.6'
+# The Python of the image (Debian 12) and of environment.yml.
+IMAGE_PYTHON = '3.11'
+# Every Python the project supports, oldest first (README, docs/PYTHONS.md,
+# scripts/ci_python_matrix.sh).
+SUPPORTED = ('3.10', '3.11', '3.12', '3.13')
+# The Python on which NumPy, SciPy and matplotlib are ranges: from the
+# lock's versions to Colab's (scripts/colab_preinstalled.txt).
+COLAB_PYTHON = '3.12'
+COLAB_RANGED = {'numpy', 'scipy', 'matplotlib'}
 # Conda packages that pyproject does not pin (tools of the environment).
 CONDA_TOOLS = {'pip', 'cxx-compiler'}
 
@@ -34,18 +51,44 @@ def canonical(name):
     return re.sub(r'[-_.]+', '-', name).lower()
 
 
-def exact_pins(requirements):
+def for_python(requirements, python):
+    """``{canonical name: Requirement}`` of those that apply to a Python."""
+    out = {}
+    for text in requirements:
+        req = Requirement(text)
+        if req.marker and not req.marker.evaluate({'python_version': python}):
+            continue
+        key = canonical(req.name)
+        assert key not in out, 'two requirements for %s on Python %s' % (
+            req.name,
+            python,
+        )
+        out[key] = req
+    return out
+
+
+def exact_pins(requirements, python=IMAGE_PYTHON):
     """``{canonical name: version}``; fails on anything not pinned with ==."""
     pins = {}
-    for req in requirements:
-        m = re.fullmatch(
-            r'\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?'
-            r'\s*==\s*([^\s;,]+)\s*',
-            req,
+    for key, req in for_python(requirements, python).items():
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == '==', (
+            'not an exact pin: %s' % req
         )
-        assert m, 'not an exact pin: %r' % req
-        pins[canonical(m.group(1))] = m.group(3)
+        pins[key] = specs[0].version
     return pins
+
+
+def own_extra(req, own):
+    return canonical(re.split(r'[\[=<>~!;\s]', req)[0]) == own
+
+
+def lock_lines():
+    return [
+        line
+        for line in (ROOT / 'constraints.txt').read_text().splitlines()
+        if line.strip() and not line.startswith('#')
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -105,7 +148,7 @@ def image_requirements(extras_named):
         capture_output=True,
         text=True,
     ).stdout
-    return out.split()
+    return out.splitlines()
 
 
 def dockerfile_extras(dockerfile):
@@ -114,16 +157,56 @@ def dockerfile_extras(dockerfile):
     return m.group(1).split()
 
 
+def colab_preinstalled():
+    """``{canonical name: version}`` of scripts/colab_preinstalled.txt."""
+    lines = [
+        line
+        for line in (ROOT / 'scripts' / 'colab_preinstalled.txt')
+        .read_text()
+        .splitlines()
+        if line.strip() and not line.startswith('#')
+    ]
+    return exact_pins(lines)
+
+
 # pyproject itself ---------------------------------------------------------
 
 
-def test_pyproject_pins_are_exact(pyproject, extras):
-    exact_pins(pyproject['project']['dependencies'])
+def test_requires_python_is_the_supported_pythons(pyproject):
+    allowed = SpecifierSet(pyproject['project']['requires-python'])
+    assert (
+        tuple('3.%d' % m for m in range(40) if '3.%d' % m in allowed)
+        == SUPPORTED
+    )
+
+
+@pytest.mark.parametrize('python', SUPPORTED)
+def test_pyproject_pins_are_exact(pyproject, extras, python):
+    """Every dependency has exactly one pin on each Python; only NumPy,
+    SciPy and matplotlib on 3.12 are ranges (checked below)."""
+    reqs = pyproject['project']['dependencies']
+    if python == COLAB_PYTHON:
+        reqs = [
+            r
+            for r in reqs
+            if canonical(Requirement(r).name) not in COLAB_RANGED
+            or not Requirement(r).marker.evaluate({'python_version': python})
+        ]
+    exact_pins(reqs, python)
     own = canonical(pyproject['project']['name'])
-    for name, reqs in extras.items():
-        exact_pins(
-            r for r in reqs if canonical(re.split(r'[\[=<>~!\s]', r)[0]) != own
-        )
+    for reqs in extras.values():
+        exact_pins((r for r in reqs if not own_extra(r, own)), python)
+
+
+def test_python_312_ranges_run_from_the_lock_to_colab(pyproject):
+    """On 3.12 the lock installs one set and Colab ships another; the
+    range admits both ends, and the ends are those two sets."""
+    ranged = for_python(pyproject['project']['dependencies'], COLAB_PYTHON)
+    lock = exact_pins(lock_lines(), COLAB_PYTHON)
+    colab = colab_preinstalled()
+    for name in COLAB_RANGED:
+        spec = {s.operator: s.version for s in ranged[name].specifier}
+        assert spec == {'>=': lock[name], '<=': colab[name]}, name
 
 
 def test_extras_do_not_contradict_each_other(pyproject, extras, deps):
@@ -131,7 +214,7 @@ def test_extras_do_not_contradict_each_other(pyproject, extras, deps):
     own = canonical(pyproject['project']['name'])
     for reqs in extras.values():
         for name, version in exact_pins(
-            r for r in reqs if canonical(re.split(r'[\[=<>~!\s]', r)[0]) != own
+            r for r in reqs if not own_extra(r, own)
         ).items():
             assert seen.setdefault(name, version) == version, name
 
@@ -159,11 +242,10 @@ def test_environment_yml_matches_pyproject(env_yml, deps, pyproject):
         name, _, version = item.partition('=')
         conda[canonical(name)] = version.lstrip('=') or None
 
-    # Python: the version of requires-python's range that we use.
-    assert conda.pop('python') == '3.11'
-    assert (
-        '3.11' in pyproject['project']['requires-python']
-        or '<3.12' in pyproject['project']['requires-python']
+    # Python: the image's, one of requires-python's.
+    assert conda.pop('python') == IMAGE_PYTHON
+    assert IMAGE_PYTHON in SpecifierSet(
+        pyproject['project']['requires-python']
     )
     for tool in CONDA_TOOLS:
         assert conda.pop(tool, None) is None, tool
@@ -253,22 +335,95 @@ def test_ci_deps_script_uses_the_image_package_list():
     assert 'docker/apt-packages.txt' in script and 'chromium' in script
 
 
-def test_constraints_lock_agrees_with_pyproject(deps, extras):
-    """constraints.txt (the full lock the README installs with) repeats
-    every pyproject pin at the same version."""
-    lines = [
-        line
-        for line in (ROOT / 'constraints.txt').read_text().splitlines()
-        if line.strip() and not line.startswith('#')
-    ]
-    lock = exact_pins(lines)
-    wanted = dict(deps)
+@pytest.mark.parametrize('python', SUPPORTED)
+def test_constraints_lock_agrees_with_pyproject(pyproject, extras, python):
+    """constraints.txt (the full lock the README installs with) has one
+    exact pin per package on each Python, and repeats every pyproject pin
+    at the same version (a 3.12 range at its lower end)."""
+    lock = exact_pins(lock_lines(), python)
+    own = canonical(pyproject['project']['name'])
+    wanted = for_python(pyproject['project']['dependencies'], python)
     for name in ('test', 'lab'):
         wanted.update(
-            exact_pins(
-                r for r in extras[name] if not r.startswith('seq2seq-lasagne')
+            for_python(
+                (r for r in extras[name] if not own_extra(r, own)), python
             )
         )
-    wanted.pop('setuptools')  # pip freeze leaves setuptools out
-    for name, version in wanted.items():
-        assert lock.get(name) == version, (name, lock.get(name), version)
+    for name, req in wanted.items():
+        assert lock.get(name) in req.specifier, (
+            name,
+            lock.get(name),
+            str(req.specifier),
+        )
+        lows = [s.version for s in req.specifier if s.operator in ('==', '>=')]
+        assert lock[name] == lows[0], (name, lock[name], lows)
+
+
+def test_constraints_lock_names_only_supported_pythons():
+    for line in lock_lines():
+        for version in re.findall(
+            r'python_version\s*[<>=!]+\s*"([^"]+)"', line
+        ):
+            assert version in SUPPORTED, line
+
+
+# build-support: the README's install ---------------------------------------
+
+
+def _build_support():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        's2s_build_support', ROOT / 'build-support' / 'sitecustomize.py'
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # not as sitecustomize: nothing runs
+    return module
+
+
+def test_build_support_reads_the_supported_pythons(pyproject):
+    supported = _build_support().supported
+    assert (
+        tuple(supported(pyproject['project']['requires-python'])) == SUPPORTED
+    )
+    assert supported('>=3.9, <3.11') == ['3.9', '3.10']
+    with pytest.raises(ValueError):
+        supported('~=3.10')
+
+
+@pytest.mark.parametrize('admits_this_python', [True, False])
+def test_build_support_refuses_an_unsupported_python_in_one_line(
+    tmp_path, admits_this_python
+):
+    # A copy beside a pyproject.toml that admits, or does not admit, the
+    # Python running this test; pip would be the process it stops.
+    here = '%d.%d' % sys.version_info[:2]
+    spec = ('>=%s' % here) if admits_this_python else ('<%s' % here)
+    (tmp_path / 'pyproject.toml').write_text(
+        '[project]\nrequires-python = "%s"\n' % spec
+    )
+    support = tmp_path / 'build-support'
+    support.mkdir()
+    support.joinpath('sitecustomize.py').write_text(
+        (ROOT / 'build-support' / 'sitecustomize.py').read_text()
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-c',
+            'import configparser; '
+            'print(configparser.SafeConfigParser.__name__)',
+        ],
+        capture_output=True,
+        text=True,
+        env={'PYTHONPATH': str(support), 'PATH': '/usr/bin:/bin'},
+    )
+    if admits_this_python:
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() in ('ConfigParser', 'SafeConfigParser')
+    else:
+        assert proc.returncode == 2 and proc.stdout == ''
+        assert proc.stderr.count('\n') == 1
+        assert proc.stderr.startswith(
+            'seq2seq-lasagne: error: Python %s is not supported' % here
+        )

@@ -1,0 +1,297 @@
+"""Training speed of the lab on each supported Python, beside Python 3.11's.
+
+Runs a fixed number of training steps of the attention and the baseline
+model (the notebook's settings: batch 100, 20-digit targets) in each
+Python's venv, each in its own process, the venvs interleaved round by
+round so that a change in the machine's load falls on all of them, and
+prints samples/s and the ratio to the Python 3.11 venv measured in the
+same run (the median of the per-round ratios).
+
+The venvs are those of ``scripts/ci_python_matrix.sh`` (``venv-<name>-*``
+in its cache, ``S2S_MATRIX_CACHE``) and the README's ``.venv`` (3.11), or
+any given with ``--venv NAME=PATH``::
+
+    .venv/bin/python benchmarks/python_matrix_speed.py
+    .venv/bin/python benchmarks/python_matrix_speed.py --steps 50 --rounds 5
+    .venv/bin/python benchmarks/python_matrix_speed.py \\
+        --venv 3.11=.venv --venv 3.13=/path/to/venv
+
+Each worker compiles the model first (not timed) in its own Theano cache,
+``--compiledir`` (default ``benchmarks/results/theano-cache-pythons``, one
+directory per venv): the first run compiles cold, several minutes per
+venv.  Results go to ``benchmarks/results/python-matrix-<date>.json`` (or
+``--out``).
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MARK = 'PYTHON_MATRIX_RESULT '
+REFERENCE = '3.11'
+BATCH = 100
+DIGITS = 20
+MODELS = ('attention', 'baseline')
+
+
+def fail(message):
+    print('python_matrix_speed.py: error: ' + message, file=sys.stderr)
+    sys.exit(2)
+
+
+# --- worker: runs inside one venv -------------------------------------------
+
+
+def worker(argv):
+    parser = argparse.ArgumentParser(prog='python_matrix_speed.py worker')
+    parser.add_argument('--model', choices=MODELS, required=True)
+    parser.add_argument('--steps', type=int, required=True)
+    parser.add_argument('--warmup', type=int, required=True)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    import platform
+
+    import numpy as np
+    import scipy
+    import theano
+
+    import seq2seq_lasagne
+    from seq2seq_lasagne.data_generator import get_batch
+    from seq2seq_lasagne.training import Trainer, build_seeded
+
+    trainer = Trainer(build_seeded(args.model, args.seed))
+    start = time.perf_counter()
+    trainer.train_fn
+    compile_s = time.perf_counter() - start
+    rng = np.random.RandomState(args.seed + 1)
+    batches = [
+        get_batch(BATCH, DIGITS, DIGITS, rng=rng)[:3]
+        for _ in range(args.warmup + args.steps)
+    ]
+    costs = [trainer.train_step(*b)[0] for b in batches[: args.warmup]]
+    start = time.perf_counter()
+    costs += [trainer.train_step(*b)[0] for b in batches[args.warmup :]]
+    elapsed = time.perf_counter() - start
+    ldflags = theano.config.blas.ldflags
+    out = {
+        'python': platform.python_version(),
+        'numpy': np.__version__,
+        'scipy': scipy.__version__,
+        'blas': (
+            os.path.basename(ldflags.split()[1][3:])
+            if '-l:' in ldflags
+            else ldflags or 'NumPy C-API'
+        ),
+        'blas_renames': ldflags.count(' -D'),
+        'compat': seq2seq_lasagne.compat.changes(),
+        'compile_s': compile_s,
+        'steps': args.steps,
+        'samples_per_s': args.steps * BATCH / elapsed,
+        'cost_last': float(costs[-1]),
+    }
+    print(MARK + json.dumps(out), flush=True)
+    return 0
+
+
+# --- driver -----------------------------------------------------------------
+
+
+def matrix_venvs():
+    """``{name: venv}``: .venv as 3.11 and ci_python_matrix.sh's venvs."""
+    cache = os.environ.get('S2S_MATRIX_CACHE') or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
+        'seq2seq-lasagne-matrix',
+    )
+    venvs = {}
+    if os.path.isdir(os.path.join(ROOT, '.venv')):
+        venvs[REFERENCE] = os.path.join(ROOT, '.venv')
+    for path in sorted(glob.glob(os.path.join(cache, 'venv-*-*'))):
+        name = os.path.basename(path).split('-')[1]
+        venvs[name] = path
+    return venvs
+
+
+def run_worker(name, venv, model, args):
+    python = os.path.join(venv, 'bin', 'python')
+    env = dict(
+        os.environ,
+        THEANO_FLAGS='base_compiledir='
+        + os.path.join(os.path.abspath(args.compiledir), name),
+    )
+    env.pop('THEANORC', None)
+    proc = subprocess.run(
+        [
+            python,
+            os.path.abspath(__file__),
+            'worker',
+            '--model',
+            model,
+            '--steps',
+            str(args.steps),
+            '--warmup',
+            str(args.warmup),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK) :])
+    tail = (proc.stderr.strip().splitlines() or ['no output'])[-1]
+    fail('worker %s/%s failed: %s' % (name, model, tail[:300]))
+
+
+def order(names):
+    """3.11 first, then the others by name."""
+    return [REFERENCE] + sorted(n for n in names if n != REFERENCE)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['worker']:
+        return worker(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--venv',
+        action='append',
+        default=[],
+        metavar='NAME=PATH',
+        help='a venv to measure (repeatable); default: '
+        '.venv as 3.11 and the CI matrix venvs',
+    )
+    parser.add_argument(
+        '--models', nargs='+', choices=MODELS, default=list(MODELS)
+    )
+    parser.add_argument('--steps', type=int, default=30)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument(
+        '--compiledir',
+        default=os.path.join(HERE, 'results', 'theano-cache-pythons'),
+    )
+    parser.add_argument('--out', default=None)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
+        fail('--steps and --rounds must be at least 1, --warmup at least 0')
+    venvs = {}
+    for item in args.venv:
+        name, sep, path = item.partition('=')
+        if not sep or not name or not path:
+            fail('--venv takes NAME=PATH, not %r' % item)
+        venvs[name] = path
+    venvs = venvs or matrix_venvs()
+    if REFERENCE not in venvs:
+        fail(
+            'no %s venv to compare with (give --venv %s=PATH)'
+            % (REFERENCE, REFERENCE)
+        )
+    for name, path in venvs.items():
+        if not os.path.isfile(os.path.join(path, 'bin', 'python')):
+            fail('%s: no venv at %s' % (name, path))
+    names = order(venvs)
+
+    results = {m: {n: [] for n in names} for m in args.models}
+    started = datetime.datetime.now()
+    for r in range(args.rounds):
+        for model in args.models:
+            for name in names:
+                res = run_worker(name, venvs[name], model, args)
+                results[model][name].append(res)
+                print(
+                    'round %d %-9s %-6s %7.0f samples/s  (Python %s, '
+                    'NumPy %s, %s)'
+                    % (
+                        r + 1,
+                        model,
+                        name,
+                        res['samples_per_s'],
+                        res['python'],
+                        res['numpy'],
+                        res['blas'],
+                    ),
+                    flush=True,
+                )
+
+    print(
+        '\nmedian of %d rounds of %d steps (batch %d, %d digits); ratio: '
+        'median of the per-round ratios to %s'
+        % (args.rounds, args.steps, BATCH, DIGITS, REFERENCE)
+    )
+    print(
+        '%-9s %-7s %-8s %-8s %-32s %10s %8s'
+        % (
+            'model',
+            'venv',
+            'Python',
+            'NumPy',
+            'BLAS',
+            'samples/s',
+            'vs ' + REFERENCE,
+        )
+    )
+    summary = {}
+    for model in args.models:
+        ref = [x['samples_per_s'] for x in results[model][REFERENCE]]
+        for name in names:
+            runs = results[model][name]
+            rates = [x['samples_per_s'] for x in runs]
+            ratio = statistics.median(a / b for a, b in zip(rates, ref))
+            summary.setdefault(model, {})[name] = {
+                'samples_per_s': statistics.median(rates),
+                'ratio_to_reference': ratio,
+                'rounds': rates,
+                'python': runs[0]['python'],
+                'numpy': runs[0]['numpy'],
+                'scipy': runs[0]['scipy'],
+                'blas': runs[0]['blas'],
+                'blas_renames': runs[0]['blas_renames'],
+            }
+            print(
+                '%-9s %-7s %-8s %-8s %-32s %10.0f %8.2f'
+                % (
+                    model,
+                    name,
+                    runs[0]['python'],
+                    runs[0]['numpy'],
+                    runs[0]['blas'][:32],
+                    statistics.median(rates),
+                    ratio,
+                )
+            )
+    out = args.out or os.path.join(
+        HERE,
+        'results',
+        'python-matrix-%s.json' % started.strftime('%Y%m%d-%H%M'),
+    )
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(
+            {
+                'started': started.isoformat(timespec='seconds'),
+                'command': sys.argv,
+                'steps': args.steps,
+                'warmup': args.warmup,
+                'rounds': args.rounds,
+                'venvs': venvs,
+                'summary': summary,
+                'runs': results,
+            },
+            f,
+            indent=1,
+        )
+    print('wrote %s' % out)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Make Theano 1.0.5 and Lasagne 0.1 run on Python 3.10-3.13, NumPy 1.23-2.x.
+
+This is the only place in the package that works around the legacy stack.
+:func:`apply` is called once, by ``import seq2seq_lasagne``, before Theano
+is imported.  Each fix is applied only when its problem is found in the
+installed stack (a missing name, a header, a library's symbols), and a
+Theano flag the user set in ``THEANO_FLAGS`` or a ``.theanorc`` file
+(``THEANORC``) is never changed.  :func:`changes` names every fix applied,
+and ``seq2seq-lasagne doctor`` prints them.
+
+One module per concern, each documenting its fixes (why, what changes):
+
+:mod:`.flags`
+    ``floatX=float32``, ``gcc.cxxflags=-D__FAST_MATH__``, and an empty
+    ``blas.ldflags`` for the import; ``THEANO_FLAGS`` restored afterwards.
+:mod:`.blas`
+    ``blas.ldflags`` for the OpenBLAS inside SciPy's wheel, plain or with
+    ``scipy_``-prefixed symbols; one OpenBLAS thread.
+:mod:`.numpy_api`
+    NumPy names Theano's Python code uses and NumPy 1.24 or 2.0 removed
+    (``np.bool`` & co., ``np.cast``, ``np.sctype2char``, ``np.product``,
+    ``numpy.distutils``).
+:mod:`.numpy_c`
+    Theano's C code against NumPy 2's headers (a forced-include header).
+:mod:`.late_imports`
+    ``imp`` (gone in Python 3.12) and ``numpy.linalg.linalg`` (gone in
+    NumPy 2.x) for what ``theano.scan`` imports at its first call.
+:mod:`.scan`
+    scan's Python loop, and its slow reused-output check.
+:mod:`.lasagne_imports`
+    ``theano.tensor.signal.downsample`` and ``pkg_resources`` for
+    Lasagne 0.1.
+
+Building Theano 1.0.5's sdist on Python 3.12+ is an install-time problem,
+solved before this package exists (``build-support/``, docs/PYTHONS.md).
+"""
+
+import sys
+import warnings
+
+from . import (
+    blas,
+    flags,
+    lasagne_imports,
+    late_imports,
+    numpy_api,
+    numpy_c,
+    scan,
+)
+from .blas import scipy_openblas_ldflags, scipy_openblas_path
+from .flags import user_flags
+
+__all__ = [
+    'apply',
+    'changes',
+    'user_flags',
+    'scipy_openblas_ldflags',
+    'scipy_openblas_path',
+]
+
+#: What :func:`apply` changed, one short phrase each, in order.
+_changes = []
+_applied = False
+
+
+def _import_theano(changed):
+    """``import theano`` with the stand-ins it needs for its import."""
+    finder, done = numpy_c.install()
+    changed.extend(done)
+    try:
+        with numpy_api.distutils_stand_in(changed), warnings.catch_warnings():
+            # Theano 1.0.5 touches np.bool & co., deprecated in NumPy
+            # 1.20+, and numpy.core, deprecated in NumPy 2.
+            warnings.simplefilter('ignore', DeprecationWarning)
+            warnings.simplefilter('ignore', FutureWarning)
+            import theano  # noqa: F401  (reads THEANO_FLAGS now)
+    finally:
+        if finder is not None:
+            sys.meta_path.remove(finder)
+
+
+def apply():
+    """Apply every fix once; later calls do nothing.
+
+    Returns
+    -------
+    list of str
+        What was changed (see :func:`changes`).
+    """
+    global _applied
+    if _applied:
+        return changes()
+    _applied = True
+    if 'theano' in sys.modules:
+        warnings.warn(
+            'seq2seq_lasagne was imported after theano: its '
+            'Theano flag defaults could not be applied'
+        )
+        saved, blas_is_ours = None, False
+        restore = False
+    else:
+        saved, done, blas_is_ours = flags.fill_flags()
+        _changes.extend(done)
+        restore = True
+    _changes.extend(numpy_api.restore_aliases())
+    _changes.extend(numpy_api.restore_removed_functions())
+    _changes.extend(scan.disable_cython())
+    if blas_is_ours:
+        blas.quiet_logger()
+    try:
+        _import_theano(_changes)
+    finally:
+        if restore:
+            flags.restore_environment(saved)
+    if blas_is_ours:
+        _changes.extend(blas.set_ldflags())
+    # Before theano.gpuarray, which imports pkg_resources too.
+    lasagne_imports.quiet_pkg_resources()
+    _changes.extend(late_imports.import_gpuarray())
+    _changes.extend(scan.fix_reuse_check())
+    _changes.extend(lasagne_imports.register_downsample())
+    return changes()
+
+
+def changes():
+    """What :func:`apply` changed, as a list of short phrases."""
+    return list(_changes)

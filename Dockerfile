@@ -56,6 +56,9 @@ ENV PATH=/opt/venv/bin:${PATH} \
     THEANORC=/opt/venv/etc/theanorc:${HOME}/.theanorc \
     THEANO_FLAGS=device=cuda,floatX=float32,gpuarray.preallocate=512,dnn.enabled=False,base_compiledir=${HOME}/.theano
 
+# docker/start-jupyter.sh listens on every address only in a container.
+ENV S2S_CONTAINER=1
+
 USER ${NB_USER}
 WORKDIR ${HOME}
 EXPOSE 8888

@@ -14,12 +14,14 @@ checked (:func:`read_checkpoint`) before the model is even built.
 import json
 import math
 import os
+import zipfile
 
 import numpy as np
 
 from .atomic import atomic_write
 from .settings import LIMITS
 from .validation import (
+    MAX_JSON_BYTES,
     NpzReader,
     ParamsError,
     check_finite,
@@ -52,8 +54,16 @@ def write_json(path, data):
 
 
 def _save_npz(path, arrays):
+    """What ``np.savez`` writes, but closing the archive on a failed write
+    (np.savez leaves it to the garbage collector, which then complains on
+    stderr)."""
     with atomic_write(path) as f:
-        np.savez(f, **arrays)
+        with zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED) as archive:
+            for name, value in arrays.items():
+                with archive.open(name + '.npy', 'w', force_zip64=True) as m:
+                    np.lib.format.write_array(
+                        m, np.asanyarray(value), allow_pickle=False
+                    )
 
 
 def save_params(model, run_dir):
@@ -205,12 +215,11 @@ def _is_int(value, low, high):
 
 
 def _is_number(value, low=-math.inf, high=math.inf):
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and low <= value <= high
-    )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return low <= value <= high  # also for ints too large for a float
 
 
 def _check_meta(meta, path):
@@ -308,6 +317,8 @@ def read_checkpoint(path, extra=None):
         dtype, shape = headers['meta']
         if dtype != np.uint8 or len(shape) != 1:
             _bad(path, 'meta has dtype %s, shape %s' % (dtype, shape))
+        if shape[0] > MAX_JSON_BYTES:
+            _bad(path, 'meta is %d bytes of JSON' % shape[0])
         dtype, shape = headers['rng_keys']
         if dtype != np.uint32 or shape != (624,):
             _bad(path, 'rng_keys has dtype %s, shape %s' % (dtype, shape))

@@ -48,8 +48,11 @@ class RunLock:
 
     def acquire(self):
         """Take the lock (see the class for what it raises)."""
+        # The lock is held on a read-only descriptor: a file open for
+        # writing for the whole run would keep its file system from being
+        # remounted read-only.
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC)
         except OSError as exc:
             raise WriteError(self.path, exc)
         try:
@@ -71,8 +74,9 @@ class RunLock:
             'started': datetime.datetime.now().isoformat(timespec='seconds'),
         }
         try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
+            # only the holder writes the file: no one else can be writing
+            with open(self.path, 'w') as f:
+                json.dump(info, f)
         except OSError as exc:
             self.release()
             raise WriteError(self.path, exc)

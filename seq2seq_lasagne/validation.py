@@ -11,10 +11,13 @@ one line.
 """
 
 import json
+import lzma
 import math
 import os
 import stat
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -38,6 +41,20 @@ MAX_NPZ_MEMBERS = 1000
 
 #: Dtypes an archive member may have (no objects, strings or complex).
 NUMERIC_KINDS = 'biuf'
+
+#: What reading a damaged zip archive can raise (encrypted members and
+#: unknown compression methods included).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+    lzma.LZMAError,
+    struct.error,
+)
 
 
 class ParamsError(ValueError):
@@ -137,7 +154,7 @@ class NpzReader:
         _regular_file(path, max_bytes)
         try:
             self._zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             raise ParamsError(self._not_npz(exc))
         try:
             self.headers = self._read_headers()
@@ -146,13 +163,16 @@ class NpzReader:
             raise
 
     def _not_npz(self, exc):
-        with open(self.path, 'rb') as f:
-            start = f.read(6)
+        try:
+            with open(self.path, 'rb') as f:
+                start = f.read(6)
+        except OSError:
+            start = b''
         if start == b'\x93NUMPY':
             return '%s is a single .npy array, not an .npz archive' % self.path
         if start[:1] == b'\x80':
             return '%s is a pickle, not an .npz archive' % self.path
-        return '%s is not an .npz archive (%s)' % (self.path, exc)
+        return '%s is corrupt: not an .npz archive (%s)' % (self.path, exc)
 
     def _read_headers(self):
         infos = self._zip.infolist()
@@ -177,7 +197,7 @@ class NpzReader:
                     dtype, shape, offset = self._header(f, name)
             except ParamsError:
                 raise
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            except _ZIP_ERRORS as exc:
                 raise ParamsError(
                     '%s: member %s is corrupt: %s' % (self.path, name, exc)
                 )
@@ -223,7 +243,7 @@ class NpzReader:
         try:
             with self._zip.open(self._infos[name]) as f:
                 return np.lib.format.read_array(f, allow_pickle=False)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except _ZIP_ERRORS as exc:
             raise ParamsError('%s: %s is corrupt: %s' % (self.path, name, exc))
 
     def close(self):

@@ -35,6 +35,7 @@ result), 2 on a usage error.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -48,6 +49,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +81,6 @@ class Probe:
         self.timeout = timeout
         self.env = dict(os.environ)
         self.env['PYTHONPATH'] = self.source
-        self.env.setdefault('OMP_NUM_THREADS', '1')
-        self.env.setdefault('OPENBLAS_NUM_THREADS', '1')
         self.can_mount = os.geteuid() == 0 and self._try_mount()
 
     def _try_mount(self):
@@ -94,15 +94,19 @@ class Probe:
         return [sys.executable, '-m', 'seq2seq_lasagne.cli'] + list(argv)
 
     def start(self, argv, env=None, cwd=None):
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             self.command(argv),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=dict(self.env, **(env or {})),
             cwd=cwd or str(self.work),
-            preexec_fn=_limit_memory,
         )
+        with contextlib.suppress(OSError):  # it may have ended already
+            resource.prlimit(
+                proc.pid, resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT)
+            )
+        return proc
 
     def run(self, argv, env=None, timeout=None):
         """``(returncode or None on time-out, stdout, stderr, seconds)``."""
@@ -118,10 +122,6 @@ class Probe:
         return code, out, err, time.monotonic() - start
 
 
-def _limit_memory():
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
 def mount_tmpfs(target, size):
     res = subprocess.run(
         ['mount', '-t', 'tmpfs', '-o', 'size=%s' % size, 'tmpfs', str(target)],
@@ -130,14 +130,34 @@ def mount_tmpfs(target, size):
     return res.returncode == 0
 
 
-def remount_ro(target):
-    subprocess.run(
-        ['mount', '-o', 'remount,ro', str(target)], capture_output=True
-    )
+def remount_ro(target, tries=100):
+    """Remount read-only; retried while a file is open for writing there
+    (the kernel then refuses: busy)."""
+    for _ in range(tries):
+        res = subprocess.run(
+            ['mount', '-o', 'remount,ro', str(target)], capture_output=True
+        )
+        if res.returncode == 0:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def umount(target):
     subprocess.run(['umount', '-l', str(target)], capture_output=True)
+
+
+#: Theano's notes while it waits for its compile cache, which other
+#: processes share: not messages of the command.
+THEANO_NOTE = 'INFO (theano.gof.compilelock): '
+
+
+def error_lines(err):
+    return [
+        ln
+        for ln in err.splitlines()
+        if ln.strip() and not ln.startswith(THEANO_NOTE)
+    ]
 
 
 def classify(code, err, expect_codes, problem=None):
@@ -147,13 +167,12 @@ def classify(code, err, expect_codes, problem=None):
     if 'MemoryError' in err or code in (-9, 137):
         return 'unbounded', 'out of memory or killed'
     if 'Traceback' in err:
-        last = [ln for ln in err.strip().splitlines() if ln.strip()][-1]
-        return 'traceback', last[:160]
+        return 'traceback', error_lines(err)[-1][:160]
     if code == 0 and 0 not in expect_codes:
         return 'silent', 'accepted (exit 0)'
     if problem:
         return 'silent', problem
-    lines = [ln for ln in err.splitlines() if ln.strip()]
+    lines = error_lines(err)
     if code not in expect_codes:
         return 'unclear', 'exit %s: %s' % (code, (lines or [''])[-1][:160])
     if 0 in expect_codes:
@@ -1029,7 +1048,7 @@ def signal_cases(probe, base):
                 if 'at %s samples' % m.get('val_accuracy_samples') not in out:
                     problems.append('summary does not say where measured')
             if 'Traceback' in err:
-                return 'traceback', err.strip().splitlines()[-1][:160], 0
+                return 'traceback', error_lines(err)[-1][:160], 0
             if problems:
                 return 'silent', '; '.join(problems), 0
             if code != 128 + sig:
@@ -1073,11 +1092,11 @@ def environment_cases(probe):
 
 def train_base(probe, run, model):
     argv = ['train', '--model', model, '--samples', '200'] + SMALL
-    code, out, err, _ = probe.run(argv + ['--out', str(run)], timeout=900)
+    code, out, err, _ = probe.run(argv + ['--out', str(run)], timeout=3600)
     if code != 0:
         raise SystemExit(
             'probe_inputs: error: could not train the base %s run: %s'
-            % (model, err.strip().splitlines()[-1:] or code)
+            % (model, error_lines(err)[-3:] or code)
         )
     return str(run)
 
@@ -1094,7 +1113,10 @@ def main(argv=None):
         help='what the probed tree is (recorded, e.g. "main at b9ea26a")',
     )
     parser.add_argument(
-        '--timeout', type=float, default=180, help='seconds per case'
+        '--timeout', type=float, default=600, help='seconds per case'
+    )
+    parser.add_argument(
+        '--jobs', type=int, default=3, help='cases run at once'
     )
     args = parser.parse_args(argv)
     if not (Path(args.source) / 'seq2seq_lasagne' / 'cli.py').is_file():
@@ -1124,29 +1146,32 @@ def main(argv=None):
         )
         if args.only:
             cases = [c for c in cases if c.cls == args.only]
-        results = []
-        for i, case in enumerate(cases):
+        results = [None] * len(cases)
+
+        def run_case(i):
+            case = cases[i]
             case_dir = work / ('case_%03d' % i)
             case_dir.mkdir()
             try:
                 outcome, why, secs = case.run_fn(case_dir)
             except Exception as exc:  # noqa: BLE001  (a probe bug, reported)
                 outcome, why, secs = 'unclear', 'probe failed: %r' % exc, 0
-            results.append(
-                {
-                    'class': case.cls,
-                    'case': case.name,
-                    'outcome': outcome,
-                    'detail': why,
-                    'seconds': round(secs, 1),
-                }
-            )
+            results[i] = {
+                'class': case.cls,
+                'case': case.name,
+                'outcome': outcome,
+                'detail': why,
+                'seconds': round(secs, 1),
+            }
             print(
                 '%-15s %-42s %-9s %s'
                 % (case.cls, case.name[:42], outcome, why),
                 flush=True,
             )
             shutil.rmtree(case_dir, ignore_errors=True)
+
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(run_case, range(len(cases))))
     counts = {o: sum(r['outcome'] == o for r in results) for o in OUTCOMES}
     counts['not run'] = sum(r['outcome'] == 'not run' for r in results)
     by_class = {}

@@ -234,14 +234,19 @@ def _cmd_train(args):
             progress=not args.no_progress,
             log=lambda m: print(m, file=sys.stderr),
         )
+    if metrics['val_accuracy_samples'] is None:
+        accuracy = 'no validation'
+    else:  # where it was measured: not the end when stopped early
+        accuracy = 'final validation accuracy %.4f at %d samples' % (
+            metrics['val_accuracy'],
+            metrics['val_accuracy_samples'],
+        )
     print(
-        '%s: %d samples, final validation accuracy %.4f at %s samples '
-        '(best %.4f); wrote %s'
+        '%s: %d samples, %s (best %.4f); wrote %s'
         % (
             settings.model,
             metrics['samples_processed'],
-            metrics['val_accuracy'],
-            metrics['val_accuracy_samples'],
+            accuracy,
             metrics['best_val_accuracy'],
             args.out,
         )
@@ -308,7 +313,7 @@ def _check_image_path(path):
 
 
 def _cmd_translate(args):
-    from .checkpoint import ParamsError
+    from .checkpoint import ParamsError, read_config
     from .data_generator import parse_spelled
 
     texts = []
@@ -319,24 +324,28 @@ def _cmd_translate(args):
             raise UsageError(str(exc))
     if args.heatmap is not None:
         _check_image_path(args.heatmap)
+    try:  # what the config says is checked before anything is compiled
+        config = read_config(args.params)
+    except ParamsError as exc:
+        raise UsageError(str(exc))
+    too_long = [d for _, d in texts if len(d) > config['max_digits']]
+    if too_long:
+        raise UsageError(
+            'input has %d digits; this model decodes at most %d'
+            % (len(too_long[0]), config['max_digits'])
+        )
+    wants_attention = args.heatmap is not None or args.show_attention
+    if wants_attention and config['model'] != 'attention':
+        raise UsageError(
+            '--heatmap/--show-attention need an attention '
+            'model; %s holds a %s model' % (args.params, config['model'])
+        )
     try:
         from .translator import Translator
 
         translator = Translator(args.params)
     except ParamsError as exc:
         raise UsageError(str(exc))
-    too_long = [d for _, d in texts if len(d) > translator.max_digits]
-    if too_long:
-        raise UsageError(
-            'input has %d digits; this model decodes at most %d'
-            % (len(too_long[0]), translator.max_digits)
-        )
-    wants_attention = args.heatmap is not None or args.show_attention
-    if wants_attention and translator.kind != 'attention':
-        raise UsageError(
-            '--heatmap/--show-attention need an attention '
-            'model; %s holds a %s model' % (args.params, translator.kind)
-        )
     results = translator.translate([spelled for spelled, _ in texts])
     for result in results:
         print(result['output'])

@@ -263,11 +263,7 @@ def _train_locked(run_dir, settings, resume, progress, trainer, log, start):
             return 'this run saved no checkpoint'
         return (
             '%s (%d samples) is the last good state; the same command '
-            % (
-                checkpoint,
-                kept['samples'],
-            )
-            + 'resumes from it'
+            'resumes from it' % (checkpoint, kept['samples'])
         )
 
     try:

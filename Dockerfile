@@ -106,6 +106,9 @@ COPY --from=source --chown=${NB_UID}:${NB_UID} /opt/s2s-src/student ${HOME}
 COPY docker/ /opt/seq2seq-lasagne/docker/
 RUN S2S_PROJECT=${HOME} /opt/seq2seq-lasagne/docker/install.sh project
 
+# docker/start-jupyter.sh listens on every address only in a container.
+ENV S2S_CONTAINER=1
+
 USER ${NB_USER}
 WORKDIR ${HOME}
 EXPOSE 8888

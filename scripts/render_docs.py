@@ -121,10 +121,47 @@ def ci_time(path):
     )
 
 
+def probe_table(path):
+    """Outcomes of scripts/probe_inputs.py, per class of input."""
+    probe = _load(path)
+    kinds = ['handled', 'traceback', 'silent', 'unbounded', 'unclear']
+    lines = [
+        '| class | tried | %s |' % ' | '.join(kinds),
+        '|---|---|%s' % ('---|' * len(kinds)),
+    ]
+    for cls, counts in probe['by_class'].items():
+        lines.append(
+            '| %s | %d | %s |'
+            % (
+                cls,
+                sum(counts.values()),
+                ' | '.join(str(counts.get(k, 0)) for k in kinds),
+            )
+        )
+    total = probe['counts']
+    lines.append(
+        '| **all** | **%d** | %s |'
+        % (
+            probe['tried'],
+            ' | '.join('**%d**' % total.get(k, 0) for k in kinds),
+        )
+    )
+    run = dict(probe.get('_run') or {})
+    note = ''
+    if run.get('source'):
+        note = ' Probed tree: %s.' % run['source']
+    return '\n'.join(lines) + '\n\n%s; file: `%s`.%s\n' % (
+        _made_by(run),
+        path,
+        note,
+    )
+
+
 RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
     'ci-time': ci_time,
+    'probe-table': probe_table,
 }
 
 

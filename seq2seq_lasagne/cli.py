@@ -1,20 +1,27 @@
 """The ``seq2seq-lasagne`` command.
 
 Subcommands: ``train``, ``translate``, ``reproduce``, ``notebooks``,
-``doctor`` and ``characters``.  Bad input of any kind ends with one
-``seq2seq-lasagne: error: ...`` line on stderr and exit code 2.
+``doctor`` and ``characters``.  Bad input of any kind (an option, a damaged
+or mismatched file, a run directory another run holds) ends with one
+``seq2seq-lasagne: error: ...`` line on stderr and exit code 2; a run that
+fails on the way (a non-finite cost, a file it cannot write) with one such
+line saying what was kept and exit code 1; a run stopped by a signal exits
+with 128 + the signal's number after writing its outputs.
 """
 
 import argparse
+import contextlib
 import math
 import os
 import shlex
+import signal
 import sys
 
 from .settings import ENCODERS, MERGES, MODELS, REPRODUCE_SEEDS, RunSettings
 
 PROG = 'seq2seq-lasagne'
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 
 
 class UsageError(Exception):
@@ -29,11 +36,17 @@ class _Parser(argparse.ArgumentParser):
 def _int(text):
     """A whole number, which may be written as 3e5 (the notebook's style)."""
     try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError('%r is not a number' % text)
     if not math.isfinite(value) or value != int(value):
         raise argparse.ArgumentTypeError('%r is not a whole number' % text)
+    if abs(value) >= 2**53:  # beyond the integers a float holds exactly
+        raise argparse.ArgumentTypeError('%r is too large' % text)
     return int(value)
 
 
@@ -213,25 +226,57 @@ def _cmd_train(args):
     except ValueError as exc:
         raise UsageError(str(exc))
     _check_out_dir(args.out)
-    metrics = train_run(
-        args.out,
-        settings,
-        resume=not args.fresh,
-        progress=not args.no_progress,
-        log=lambda m: print(m, file=sys.stderr),
-    )
+    with _run_errors('--out %s' % args.out):
+        metrics = train_run(
+            args.out,
+            settings,
+            resume=not args.fresh,
+            progress=not args.no_progress,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+    if metrics['val_accuracy_samples'] is None:
+        accuracy = 'no validation'
+    else:  # where it was measured: not the end when stopped early
+        accuracy = 'final validation accuracy %.4f at %d samples' % (
+            metrics['val_accuracy'],
+            metrics['val_accuracy_samples'],
+        )
     print(
-        '%s: %d samples, final validation accuracy %.4f (best %.4f); '
-        'wrote %s'
+        '%s: %d samples, %s (best %.4f); wrote %s'
         % (
             settings.model,
             metrics['samples_processed'],
-            metrics['val_accuracy'],
+            accuracy,
             metrics['best_val_accuracy'],
             args.out,
         )
     )
-    return 130 if metrics['interrupted'] else 0
+    if not metrics['interrupted']:
+        return 0
+    return 128 + signal.Signals[metrics['stopped_by']].value
+
+
+class _Failed(Exception):
+    """A run failed on the way; reported as one line, exit code 1."""
+
+
+@contextlib.contextmanager
+def _run_errors(out):
+    """Turn a run's errors into one line: bad files and a locked or
+    unwritable ``out`` are usage errors, failures on the way exit 1."""
+    from .atomic import WriteError
+    from .experiment import RunError
+    from .runlock import RunDirLocked
+    from .validation import ParamsError
+
+    try:
+        yield
+    except (ParamsError, RunDirLocked) as exc:
+        raise UsageError(str(exc))
+    except RunError as exc:
+        raise _Failed(str(exc))
+    except WriteError as exc:  # before the run: its lock file
+        raise UsageError('%s is not writable: %s' % (out, exc))
 
 
 def _check_out_dir(path):
@@ -246,8 +291,29 @@ def _check_out_dir(path):
         )
 
 
+def _check_image_path(path):
+    """Say now, before the model is loaded, why ``path`` cannot be written."""
+    from .plotting import image_format
+
+    if os.path.isdir(path) or path.endswith(os.sep):
+        raise UsageError('--heatmap %s is a folder; give a file name' % path)
+    try:
+        image_format(path)
+    except ValueError as exc:
+        raise UsageError('--heatmap %s' % exc)
+    folder = os.path.dirname(path) or '.'
+    if not os.path.isdir(folder):
+        raise UsageError(
+            '--heatmap %s: folder %s does not exist' % (path, folder)
+        )
+    if not os.access(folder, os.W_OK):
+        raise UsageError(
+            '--heatmap %s: folder %s is not writable' % (path, folder)
+        )
+
+
 def _cmd_translate(args):
-    from .checkpoint import ParamsError
+    from .checkpoint import ParamsError, read_config
     from .data_generator import parse_spelled
 
     texts = []
@@ -256,24 +322,30 @@ def _cmd_translate(args):
             texts.append(parse_spelled(text))
         except ValueError as exc:
             raise UsageError(str(exc))
+    if args.heatmap is not None:
+        _check_image_path(args.heatmap)
+    try:  # what the config says is checked before anything is compiled
+        config = read_config(args.params)
+    except ParamsError as exc:
+        raise UsageError(str(exc))
+    too_long = [d for _, d in texts if len(d) > config['max_digits']]
+    if too_long:
+        raise UsageError(
+            'input has %d digits; this model decodes at most %d'
+            % (len(too_long[0]), config['max_digits'])
+        )
+    wants_attention = args.heatmap is not None or args.show_attention
+    if wants_attention and config['model'] != 'attention':
+        raise UsageError(
+            '--heatmap/--show-attention need an attention '
+            'model; %s holds a %s model' % (args.params, config['model'])
+        )
     try:
         from .translator import Translator
 
         translator = Translator(args.params)
     except ParamsError as exc:
         raise UsageError(str(exc))
-    too_long = [d for _, d in texts if len(d) > translator.max_digits]
-    if too_long:
-        raise UsageError(
-            'input has %d digits; this model decodes at most %d'
-            % (len(too_long[0]), translator.max_digits)
-        )
-    wants_attention = args.heatmap or args.show_attention
-    if wants_attention and translator.kind != 'attention':
-        raise UsageError(
-            '--heatmap/--show-attention need an attention '
-            'model; %s holds a %s model' % (args.params, translator.kind)
-        )
     results = translator.translate([spelled for spelled, _ in texts])
     for result in results:
         print(result['output'])
@@ -285,17 +357,21 @@ def _cmd_translate(args):
                     result['alpha'], result['input'], result['output']
                 )
             )
-    if args.heatmap:
+    if args.heatmap is not None:
+        from .atomic import WriteError
         from .plotting import plot_attention_heatmap
 
         first = results[0]
-        plot_attention_heatmap(
-            first['alpha'],
-            first['input'],
-            first['output'],
-            args.heatmap,
-            title='"%s"' % first['input'],
-        )
+        try:
+            plot_attention_heatmap(
+                first['alpha'],
+                first['input'],
+                first['output'],
+                args.heatmap,
+                title='"%s"' % first['input'],
+            )
+        except WriteError as exc:
+            raise _Failed(str(exc))
     return 0
 
 
@@ -309,15 +385,16 @@ def _cmd_reproduce(args):
             except ValueError as exc:
                 raise UsageError(str(exc))
     _check_out_dir(args.out)
-    report = reproduce(
-        args.out,
-        seeds=args.seeds,
-        models=args.models,
-        samples=args.samples,
-        progress=not args.no_progress,
-        log=lambda m: print(m, file=sys.stderr),
-        command=_command_line(args),
-    )
+    with _run_errors('--out %s' % args.out):
+        report = reproduce(
+            args.out,
+            seeds=args.seeds,
+            models=args.models,
+            samples=args.samples,
+            progress=not args.no_progress,
+            log=lambda m: print(m, file=sys.stderr),
+            command=_command_line(args),
+        )
     print('wrote %s' % report)
     return 0
 
@@ -388,6 +465,9 @@ def main(argv=None):
     except UsageError as exc:
         print('%s: error: %s' % (PROG, exc), file=sys.stderr)
         return EXIT_USAGE
+    except _Failed as exc:
+        print('%s: error: %s' % (PROG, exc), file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print('%s: interrupted' % PROG, file=sys.stderr)
         return 130

@@ -3,11 +3,12 @@
 :func:`train_run` builds the model from a seed, trains it with the
 notebook's recipe, and leaves in the run directory ``metrics.json``,
 ``params.npz`` + ``config.json``, the plots, and a ``checkpoint.npz`` to
-resume from.  Ctrl-C stops training and still writes everything for the
-samples processed so far.
+resume from.  Ctrl-C, SIGTERM and SIGHUP stop training and still write
+everything for the samples processed so far; a second run on the same
+directory is refused while the first holds its lock; a non-finite cost or a
+failed write stops the run with one line saying what was kept.
 """
 
-import json
 import os
 import time
 
@@ -15,30 +16,68 @@ import numpy as np
 import theano
 
 from . import plotting
+from .atomic import WriteError
 from .checkpoint import (
     load_checkpoint,
+    read_checkpoint,
     save_checkpoint,
     save_params,
     write_json,
 )
 from .data_generator import decode_prediction, get_batch
+from .interrupts import StopSignals
 from .metrics import accuracy_per_position, attention_diagonal
+from .runlock import RunLock
 from .seeding import seeded_rngs
-from .training import RunState, build_trainer, fit
+from .training import NonFiniteCost, RunState, build_trainer, fit
+from .validation import ParamsError, read_json
 
-__all__ = ['train_run', 'load_metrics']
+__all__ = ['train_run', 'load_metrics', 'RunError']
 
 #: Attention heatmaps drawn for the first validation samples.
 N_HEATMAPS = 3
 
+#: What a run's metrics.json must give, and the type of each.
+METRICS_KEYS = {
+    'interrupted': bool,
+    'samples_processed': int,
+    'val_accuracy': (int, float),
+    'best_val_accuracy': (int, float),
+    'history': list,
+    'accuracy_per_position': list,
+    'wall_seconds': (int, float),
+}
+
+
+class RunError(RuntimeError):
+    """A run stopped on a failure it reports in one line: a non-finite
+    training cost, or a file that could not be written.  The message says
+    what was kept."""
+
 
 def load_metrics(run_dir):
-    """``metrics.json`` of a run directory, or None if it has none."""
+    """``metrics.json`` of a run directory, or None if it has none.
+
+    Raises
+    ------
+    ParamsError
+        If the file is damaged or lacks what a run writes.
+    """
     path = os.path.join(run_dir, 'metrics.json')
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    metrics = read_json(path, allow_nan=True)
+    if not isinstance(metrics, dict):
+        raise ParamsError('%s is not a JSON object' % path)
+    for key, kind in METRICS_KEYS.items():
+        value = metrics.get(key)
+        if not isinstance(value, kind) or (
+            kind is int and isinstance(value, bool)
+        ):
+            raise ParamsError(
+                "%s is not a run's metrics: %s is %.40r" % (path, key, value)
+            )
+    return metrics
 
 
 def _theano_settings():
@@ -59,14 +98,13 @@ def _write_outputs(
     validation,
     compile_seconds,
     wall_seconds,
+    measured_at,
+    stopped_by,
 ):
     model = trainer.model
     save_params(model, run_dir)
     text_inputs = validation[4]
     result = state.last_validation
-    if result is None and state.samples_processed:
-        # Interrupted before the first validation: validate once now.
-        result = _validate(trainer, validation)
     per_position = []
     if result is not None:
         ymask = validation[3] if settings.target_mask else None
@@ -103,9 +141,11 @@ def _write_outputs(
         'settings': settings.as_dict(),
         'samples_processed': state.samples_processed,
         'interrupted': state.interrupted,
+        'stopped_by': stopped_by,
         'val_accuracy': (
             result['accuracy'] if result is not None else float('nan')
         ),
+        'val_accuracy_samples': measured_at,
         'best_val_accuracy': max(
             [h['val_accuracy'] for h in state.history], default=float('nan')
         ),
@@ -138,6 +178,12 @@ def train_run(
 ):
     """Train one model and write its run directory.
 
+    The directory is locked for the run (:class:`~seq2seq_lasagne.runlock.
+    RunLock`).  A checkpoint to resume from is checked before the model is
+    built, and its values before anything is compiled.  Ctrl-C, SIGTERM and
+    SIGHUP stop training at the next step and the outputs are written for
+    the samples processed.
+
     Parameters
     ----------
     run_dir : str
@@ -158,15 +204,45 @@ def train_run(
     Returns
     -------
     dict
-        The metrics written to ``metrics.json``.
+        The metrics written to ``metrics.json``; ``val_accuracy_samples``
+        says where ``val_accuracy`` was measured, ``stopped_by`` names the
+        signal that ended an interrupted run.
+
+    Raises
+    ------
+    seq2seq_lasagne.checkpoint.ParamsError
+        The checkpoint is damaged, or was saved with other settings.
+    seq2seq_lasagne.runlock.RunDirLocked
+        Another process is writing ``run_dir``.
+    RunError
+        The cost became non-finite, or a file could not be written.
     """
     start = time.perf_counter()
-    os.makedirs(run_dir, exist_ok=True)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(run_dir, exc)
+    with RunLock(run_dir):
+        return _train_locked(
+            run_dir, settings, resume, progress, trainer, log, start
+        )
+
+
+def _train_locked(run_dir, settings, resume, progress, trainer, log, start):
+    checkpoint = os.path.join(run_dir, 'checkpoint.npz')
+    key = settings.as_dict()
+    key.pop('samples')  # a run may be extended with more samples
+    saved = None
+    if resume and os.path.lexists(checkpoint):
+        saved = read_checkpoint(checkpoint, extra=key)
     rngs = seeded_rngs(settings.seed)
     if trainer is None:
         trainer = build_trainer(settings)
     else:
         trainer.reset(settings.seed)
+    state = RunState()
+    if saved is not None:
+        load_checkpoint(checkpoint, trainer, state, extra=key)
     compile_seconds = trainer.compile()
     validation = get_batch(
         settings.val_size,
@@ -174,46 +250,66 @@ def train_run(
         settings.max_digits,
         rng=rngs['validation'],
     )
-
-    state = RunState()
-    checkpoint = os.path.join(run_dir, 'checkpoint.npz')
-    key = settings.as_dict()
-    key.pop('samples')  # a run may be extended with more samples
-    if resume and os.path.exists(checkpoint):
-        load_checkpoint(checkpoint, trainer, state, extra=key)
+    if saved is not None:
         log('resuming %s from %d samples' % (run_dir, state.samples_processed))
-        if state.history:
-            state.last_validation = None  # recomputed below when needed
+    kept = {'samples': state.samples_processed if saved else None}
 
     def on_validation(state):
         save_checkpoint(checkpoint, trainer, state, extra=key)
+        kept['samples'] = state.samples_processed
 
-    state = fit(
-        trainer,
-        settings.samples,
-        validation,
-        rngs['batches'],
-        batch_size=settings.batch_size,
-        min_digits=settings.min_digits,
-        max_digits=settings.max_digits,
-        val_interval=settings.val_interval,
-        state=state,
-        on_validation=on_validation,
-        progress=progress,
-    )
-    if state.last_validation is None and state.history:
-        state.last_validation = _validate(trainer, validation)
-    if state.interrupted:
-        log(
-            'interrupted at %d samples: saving what was trained'
-            % state.samples_processed
+    def last_good():
+        if kept['samples'] is None:
+            return 'this run saved no checkpoint'
+        return (
+            '%s (%d samples) is the last good state; the same command '
+            'resumes from it' % (checkpoint, kept['samples'])
         )
-    return _write_outputs(
-        run_dir,
-        settings,
-        trainer,
-        state,
-        validation,
-        compile_seconds,
-        time.perf_counter() - start,
-    )
+
+    try:
+        with StopSignals() as stop:
+            state = fit(
+                trainer,
+                settings.samples,
+                validation,
+                rngs['batches'],
+                batch_size=settings.batch_size,
+                min_digits=settings.min_digits,
+                max_digits=settings.max_digits,
+                val_interval=settings.val_interval,
+                state=state,
+                on_validation=on_validation,
+                progress=progress,
+                stop=stop,
+            )
+            measured_at = None
+            if state.last_validation is not None:
+                measured_at = state.history[-1]['samples']
+            elif state.history or state.samples_processed:
+                # after a resume, or before the first validation
+                state.last_validation = _validate(trainer, validation)
+                measured_at = state.samples_processed
+            stopped_by = None
+            if state.interrupted:
+                stopped_by = stop.name or 'SIGINT'
+                log(
+                    'stopped by %s at %d samples: saving what was trained'
+                    % (stopped_by, state.samples_processed)
+                )
+            return _write_outputs(
+                run_dir,
+                settings,
+                trainer,
+                state,
+                validation,
+                compile_seconds,
+                time.perf_counter() - start,
+                measured_at,
+                stopped_by,
+            )
+    except NonFiniteCost as exc:
+        raise RunError(
+            '%s; stopped without writing parameters: %s' % (exc, last_good())
+        )
+    except WriteError as exc:
+        raise RunError('%s; %s' % (exc, last_good()))

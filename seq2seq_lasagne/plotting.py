@@ -2,12 +2,17 @@
 
 Every function builds its own ``Figure`` and renders it with
 ``FigureCanvasAgg``, so nothing here touches pyplot's global state or needs
-a display; each writes a PNG when given ``path`` and returns the figure.
+a display; each writes an image when given ``path`` (atomically, in the
+format its extension names: :func:`image_format`) and returns the figure.
 """
+
+import os
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from .atomic import atomic_write
 
 __all__ = [
     'plot_validation_curve',
@@ -15,13 +20,45 @@ __all__ = [
     'plot_alpha_weights',
     'plot_attention_heatmap',
     'attention_text_heatmap',
+    'image_format',
+    'IMAGE_FORMATS',
 ]
+
+#: Formats the plots are written in (by the path's extension); those of
+#: matplotlib's that need nothing beyond matplotlib and Pillow.
+IMAGE_FORMATS = ('jpeg', 'jpg', 'pdf', 'png', 'svg')
+
+
+def image_format(path):
+    """The image format ``path``'s extension names (``'png'``, ``'svg'``...).
+
+    Raises
+    ------
+    ValueError
+        If matplotlib cannot write that format, naming those it can.
+    """
+    ext = os.path.splitext(path)[1][1:].lower()
+    formats = IMAGE_FORMATS
+    if ext not in formats:
+        raise ValueError(
+            '%s: %s; use one of .%s'
+            % (
+                path,
+                'unsupported image type .%s' % ext
+                if ext
+                else 'no image type (extension)',
+                ', .'.join(sorted(formats)),
+            )
+        )
+    return ext
 
 
 def _finish(fig, path):
     if path is not None:
         FigureCanvasAgg(fig)
-        fig.savefig(path, dpi=100, bbox_inches='tight')
+        fmt = image_format(path)
+        with atomic_write(path) as f:
+            fig.savefig(f, format=fmt, dpi=100, bbox_inches='tight')
     return fig
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from .checkpoint import write_json
 from .experiment import load_metrics, train_run
 from .reporting import provenance, write_report
+from .runlock import RunLock
 from .settings import REPRODUCE_SEEDS, RunSettings
 from .training import build_trainer
 
@@ -112,31 +113,37 @@ def reproduce(
     -------
     str
         Path of ``report.md``.
+
+    Raises
+    ------
+    seq2seq_lasagne.runlock.RunDirLocked
+        Another process is writing ``out_dir``.
     """
     os.makedirs(out_dir, exist_ok=True)
-    for model in models:
-        trainer = None
-        for seed in seeds:
-            settings = RunSettings(model=model, samples=samples, seed=seed)
-            run_dir = _run_dir(out_dir, model, seed)
-            if _finished(load_metrics(run_dir), settings.samples):
-                log('%s seed %d: done already' % (model, seed))
-                continue
-            log(
-                '%s seed %d: training %d samples'
-                % (model, seed, settings.samples)
-            )
-            if trainer is None:
-                trainer = build_trainer(settings)
-            metrics = train_run(
-                run_dir,
-                settings,
-                resume=True,
-                progress=progress,
-                trainer=trainer,
-                log=log,
-            )
-            if metrics['interrupted']:
-                raise KeyboardInterrupt
-    summary, histories = summarise(out_dir, models, seeds, command)
-    return write_report(out_dir, summary, histories)
+    with RunLock(out_dir):
+        for model in models:
+            trainer = None
+            for seed in seeds:
+                settings = RunSettings(model=model, samples=samples, seed=seed)
+                run_dir = _run_dir(out_dir, model, seed)
+                if _finished(load_metrics(run_dir), settings.samples):
+                    log('%s seed %d: done already' % (model, seed))
+                    continue
+                log(
+                    '%s seed %d: training %d samples'
+                    % (model, seed, settings.samples)
+                )
+                if trainer is None:
+                    trainer = build_trainer(settings)
+                metrics = train_run(
+                    run_dir,
+                    settings,
+                    resume=True,
+                    progress=progress,
+                    trainer=trainer,
+                    log=log,
+                )
+                if metrics['interrupted']:
+                    raise KeyboardInterrupt
+        summary, histories = summarise(out_dir, models, seeds, command)
+        return write_report(out_dir, summary, histories)

@@ -11,6 +11,7 @@ the notebook's loop on it, stops cleanly on Ctrl-C and resumes from a
 :class:`RunState`.
 """
 
+import math
 import time
 
 import lasagne
@@ -23,7 +24,24 @@ from .data_generator import get_batch
 from .models import build_seeded
 from .objectives import sequence_accuracy, sequence_cost
 
-__all__ = ['Trainer', 'RunState', 'fit', 'build_trainer']
+__all__ = ['Trainer', 'RunState', 'fit', 'build_trainer', 'NonFiniteCost']
+
+
+class NonFiniteCost(ArithmeticError):
+    """The training cost became NaN or infinite; training stopped.
+
+    Attributes
+    ----------
+    cost : float
+    samples : int
+        Samples processed when it happened (the step included).
+    """
+
+    def __init__(self, cost, samples):
+        super().__init__(
+            'the training cost became %s at %d samples' % (cost, samples)
+        )
+        self.cost, self.samples = cost, samples
 
 
 class Trainer:
@@ -305,6 +323,7 @@ def fit(
     state=None,
     on_validation=None,
     progress=True,
+    stop=None,
 ):
     """The notebook's training loop.
 
@@ -330,12 +349,23 @@ def fit(
         checkpoint or redraw a plot).
     progress : bool
         Show a tqdm progress bar.
+    stop : callable, optional
+        ``stop() -> bool``, asked before each step: True ends the loop
+        there, as Ctrl-C does (see
+        :class:`~seq2seq_lasagne.interrupts.StopSignals`).
 
     Returns
     -------
     RunState
-        Also when Ctrl-C stopped the loop: ``interrupted`` is then True and
-        everything done so far is kept.
+        Also when Ctrl-C or ``stop`` ended the loop: ``interrupted`` is then
+        True and everything done so far is kept.
+
+    Raises
+    ------
+    NonFiniteCost
+        At the first step whose cost is NaN or infinite: that step's update
+        has spoilt the parameters, so the state of the last validation (and
+        ``on_validation``'s checkpoint) is the last good one.
     """
     if progress:  # tqdm.auto picks the notebook widget when there is one
         from tqdm.auto import tqdm
@@ -356,12 +386,17 @@ def fit(
     state.interrupted = False
     try:
         while state.samples_processed < samples_to_process:
+            if stop is not None and stop():
+                state.interrupted = True
+                break
             x, xmask, y, ymask, _, _ = get_batch(
                 batch_size, min_digits, max_digits, rng=rng
             )
             start = time.perf_counter()
             cost, _ = trainer.train_step(x, y, xmask, ymask)
             state.train_seconds += time.perf_counter() - start
+            if not math.isfinite(cost):
+                raise NonFiniteCost(cost, state.samples_processed + batch_size)
             state.costs.append(cost)
             since_val.append(cost)
             state.samples_processed += batch_size

@@ -138,7 +138,9 @@ def make_parser():
         'translate', help='translate spelled digits with a trained model'
     )
     p.add_argument(
-        '--params', required=True, help='run directory written by train'
+        '--params',
+        help='run directory written by train (default: the reference '
+        'attention model that comes with the package)',
     )
     p.add_argument('text', nargs='+', help='e.g. "one two five"')
     p.add_argument(
@@ -259,22 +261,22 @@ def _cmd_translate(args):
     try:
         from .translator import Translator
 
-        translator = Translator(args.params)
+        if args.params:
+            translator = Translator(args.params)
+        else:
+            translator = Translator.reference()
     except ParamsError as exc:
         raise UsageError(str(exc))
-    too_long = [d for _, d in texts if len(d) > translator.max_digits]
-    if too_long:
-        raise UsageError(
-            'input has %d digits; this model decodes at most %d'
-            % (len(too_long[0]), translator.max_digits)
-        )
     wants_attention = args.heatmap or args.show_attention
     if wants_attention and translator.kind != 'attention':
         raise UsageError(
             '--heatmap/--show-attention need an attention '
-            'model; %s holds a %s model' % (args.params, translator.kind)
+            'model; %s holds a %s model' % (translator.source, translator.kind)
         )
-    results = translator.translate([spelled for spelled, _ in texts])
+    try:
+        results = translator.translate_texts([s for s, _ in texts])
+    except ValueError as exc:
+        raise UsageError(str(exc))
     for result in results:
         print(result['output'])
         if args.show_attention:
@@ -286,16 +288,9 @@ def _cmd_translate(args):
                 )
             )
     if args.heatmap:
-        from .plotting import plot_attention_heatmap
+        from .plotting import attention_figure
 
-        first = results[0]
-        plot_attention_heatmap(
-            first['alpha'],
-            first['input'],
-            first['output'],
-            args.heatmap,
-            title='"%s"' % first['input'],
-        )
+        attention_figure(results[0], args.heatmap)
     return 0
 
 

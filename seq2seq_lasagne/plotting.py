@@ -5,6 +5,8 @@ Every function builds its own ``Figure`` and renders it with
 a display; each writes a PNG when given ``path`` and returns the figure.
 """
 
+import io
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -15,6 +17,8 @@ __all__ = [
     'plot_alpha_weights',
     'plot_attention_heatmap',
     'attention_text_heatmap',
+    'attention_figure',
+    'figure_png',
 ]
 
 
@@ -175,3 +179,31 @@ def attention_text_heatmap(alpha, input_text, output_text):
             )
         )
     return '\n'.join(lines)
+
+
+def attention_figure(result, path=None):
+    """The heatmap of one translation, titled with its input.
+
+    Parameters
+    ----------
+    result : dict
+        One item of :meth:`seq2seq_lasagne.translator.Translator.translate`
+        (``input``, ``output``, ``alpha``).
+    path : str, optional
+        PNG to write.
+    """
+    return plot_attention_heatmap(
+        result['alpha'],
+        result['input'],
+        result['output'],
+        path,
+        title='"%s"' % result['input'],
+    )
+
+
+def figure_png(fig):
+    """The figure as PNG bytes (for a notebook's display)."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buffer, format='png', dpi=100, bbox_inches='tight')
+    return buffer.getvalue()

@@ -35,12 +35,15 @@ def canonical(name):
 
 
 def exact_pins(requirements):
-    """``{canonical name: version}``; fails on anything not pinned with ==."""
+    """``{canonical name: version}``; fails on anything not pinned with ==.
+
+    An environment marker may follow (``; python_version >= "3.11"``).
+    """
     pins = {}
     for req in requirements:
         m = re.fullmatch(
             r'\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?'
-            r'\s*==\s*([^\s;,]+)\s*',
+            r'\s*==\s*([^\s;,]+)\s*(;[^;]+)?',
             req,
         )
         assert m, 'not an exact pin: %r' % req
@@ -253,7 +256,7 @@ def test_constraints_lock_agrees_with_pyproject(deps, extras):
     ]
     lock = exact_pins(lines)
     wanted = dict(deps)
-    for name in ('test', 'lab'):
+    for name in ('test', 'lab', 'teaching'):
         wanted.update(
             exact_pins(
                 r for r in extras[name] if not r.startswith('seq2seq-lasagne')

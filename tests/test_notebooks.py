@@ -352,8 +352,10 @@ def _shown(e):
     outs = e.output.outputs
     return {{'text': ''.join(o.get('text', '') for o in outs
                             if o['output_type'] == 'stream'),
-            'png': [o['data']['image/png'][:40] for o in outs
+            'png': [_png(o['data']['image/png'])[:40] for o in outs
                     if 'image/png' in o.get('data', {{}})]}}
+def _png(data):  # base64 text, as a front end gets it
+    return data if isinstance(data, str) else _b64.b64encode(data).decode()
 _report = {{'source': explorer.translator.source}}
 explorer.text.value = 'one twelve'
 _report['bad'] = _shown(explorer)

@@ -157,11 +157,110 @@ def probe_table(path):
     )
 
 
+def nbgrader_steps(path):
+    """The time of each nbgrader step, per assignment, from
+    ``scripts/time_course.py``'s file."""
+    timings = _load(path)
+    assignments = timings['assignments']
+    names = list(assignments)
+    header = '| step | by | %s |' % ' | '.join(
+        '`%s`: wall s (CPU s)' % name for name in names
+    )
+    lines = [header, '|---|---|%s' % ('---|' * len(names))]
+    rows = {}
+    for name in names:
+        for step in assignments[name]['steps']:
+            rows.setdefault((step['step'], step['by']), {})[name] = step
+    for (step, by), cells in rows.items():
+        lines.append(
+            '| %s | %s | %s |'
+            % (
+                step,
+                by,
+                ' | '.join(
+                    '%.1f (%.1f)'
+                    % (cells[n]['wall_seconds'], cells[n]['cpu_seconds'])
+                    if n in cells
+                    else '–'
+                    for n in names
+                ),
+            )
+        )
+    grades = ', '.join(
+        '`%s` %g of %g automatically'
+        % (
+            n,
+            assignments[n]['grade']['score'],
+            assignments[n]['grade']['max_score'],
+        )
+        for n in names
+    )
+    run = timings.get('_run', {})
+    return '\n'.join(lines) + (
+        '\n\nScores: %s (the written answers wait for the instructor). '
+        'Made by %s; nbgrader %s; load average %s before, %s after; '
+        'file: `%s`.\n'
+        % (
+            grades,
+            _made_by(run),
+            run.get('nbgrader', '?'),
+            _fmt_load(run.get('load_average_before')),
+            _fmt_load(run.get('load_average_after')),
+            path,
+        )
+    )
+
+
+def reference_weights(path):
+    """The reference weights of the package, from their record.json."""
+    lines = [
+        '| model | seed | samples | validation accuracy | validation set '
+        '| trained until | copied from run | what trained it |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
+    made = []
+    for folder in sorted((ROOT / path).iterdir()):
+        if not (folder / 'record.json').is_file():
+            continue
+        record = _load('%s/%s/record.json' % (path, folder.name))
+        validation = record['validation']
+        lines.append(
+            '| %s | %d | %d | %s | seed %d, %d samples of %d-%d digits '
+            '| %s | `%s` | `%s` (or the same seed of `reproduce`) |'
+            % (
+                record['model'],
+                record['seed'],
+                record['samples'],
+                _fmt(validation['accuracy'], 4),
+                validation['seed'],
+                validation['size'],
+                validation['min_digits'],
+                validation['max_digits'],
+                record['trained_until'],
+                record['_run'].get('run_dir', '?'),
+                record['command'],
+            )
+        )
+        made.append(record['_run'])
+    if not made:
+        raise RenderError('%s: no record.json' % path)
+    return '\n'.join(lines) + (
+        '\n\nRecorded by %s; files: `%s/*/record.json`.\n'
+        % (_made_by(made[0]), path)
+    )
+
+
+def _fmt_load(values):
+    return '/'.join('%.1f' % v for v in values) if values else '?'
+
+
 RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
     'ci-time': ci_time,
     'probe-table': probe_table,
+    'nbgrader-steps': nbgrader_steps,
+    'reference-weights': reference_weights,
 }
 
 

@@ -151,7 +151,9 @@ def make_parser():
         'translate', help='translate spelled digits with a trained model'
     )
     p.add_argument(
-        '--params', required=True, help='run directory written by train'
+        '--params',
+        help='run directory written by train (default: the reference '
+        'attention model that comes with the package)',
     )
     p.add_argument('text', nargs='+', help='e.g. "one two five"')
     p.add_argument(
@@ -324,8 +326,14 @@ def _cmd_translate(args):
             raise UsageError(str(exc))
     if args.heatmap is not None:
         _check_image_path(args.heatmap)
+    if args.params:
+        params = args.params
+    else:
+        from .reference import reference_dir
+
+        params = str(reference_dir('attention'))
     try:  # what the config says is checked before anything is compiled
-        config = read_config(args.params)
+        config = read_config(params)
     except ParamsError as exc:
         raise UsageError(str(exc))
     too_long = [d for _, d in texts if len(d) > config['max_digits']]
@@ -338,15 +346,21 @@ def _cmd_translate(args):
     if wants_attention and config['model'] != 'attention':
         raise UsageError(
             '--heatmap/--show-attention need an attention '
-            'model; %s holds a %s model' % (args.params, config['model'])
+            'model; %s holds a %s model' % (params, config['model'])
         )
     try:
         from .translator import Translator
 
-        translator = Translator(args.params)
+        if args.params:
+            translator = Translator(params)
+        else:
+            translator = Translator.reference()
     except ParamsError as exc:
         raise UsageError(str(exc))
-    results = translator.translate([spelled for spelled, _ in texts])
+    try:
+        results = translator.translate_texts([s for s, _ in texts])
+    except ValueError as exc:
+        raise UsageError(str(exc))
     for result in results:
         print(result['output'])
         if args.show_attention:
@@ -359,17 +373,10 @@ def _cmd_translate(args):
             )
     if args.heatmap is not None:
         from .atomic import WriteError
-        from .plotting import plot_attention_heatmap
+        from .plotting import attention_figure
 
-        first = results[0]
         try:
-            plot_attention_heatmap(
-                first['alpha'],
-                first['input'],
-                first['output'],
-                args.heatmap,
-                title='"%s"' % first['input'],
-            )
+            attention_figure(results[0], args.heatmap)
         except WriteError as exc:
             raise _Failed(str(exc))
     return 0

@@ -6,6 +6,7 @@ a display; each writes an image when given ``path`` (atomically, in the
 format its extension names: :func:`image_format`) and returns the figure.
 """
 
+import io
 import os
 
 import numpy as np
@@ -22,6 +23,8 @@ __all__ = [
     'attention_text_heatmap',
     'image_format',
     'IMAGE_FORMATS',
+    'attention_figure',
+    'figure_png',
 ]
 
 #: Formats the plots are written in (by the path's extension); those of
@@ -212,3 +215,31 @@ def attention_text_heatmap(alpha, input_text, output_text):
             )
         )
     return '\n'.join(lines)
+
+
+def attention_figure(result, path=None):
+    """The heatmap of one translation, titled with its input.
+
+    Parameters
+    ----------
+    result : dict
+        One item of :meth:`seq2seq_lasagne.translator.Translator.translate`
+        (``input``, ``output``, ``alpha``).
+    path : str, optional
+        PNG to write.
+    """
+    return plot_attention_heatmap(
+        result['alpha'],
+        result['input'],
+        result['output'],
+        path,
+        title='"%s"' % result['input'],
+    )
+
+
+def figure_png(fig):
+    """The figure as PNG bytes (for a notebook's display)."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buffer, format='png', dpi=100, bbox_inches='tight')
+    return buffer.getvalue()

@@ -17,6 +17,7 @@ __all__ = [
     'REPRODUCE_SEEDS',
     'QUICK',
     'QUICK_ENV',
+    'GRADING_ENV',
     'RECORD_ENV',
     'RECORD_COMMAND_ENV',
     'quick_mode',
@@ -35,6 +36,11 @@ REPRODUCE_SEEDS = (0, 1, 2, 3, 4)
 
 #: ``SEQ2SEQ_QUICK=1``: the notebooks' quick mode.
 QUICK_ENV = 'SEQ2SEQ_QUICK'
+
+#: Set by nbgrader while it runs a notebook (``autograde``, ``validate``):
+#: the notebooks then default to quick mode, since grading checks the
+#: exercises, not a full training run (docs/TEACHING.md).
+GRADING_ENV = 'NBGRADER_EXECUTION'
 
 #: Where a full run of the solutions notebooks writes the figures of its
 #: variants (``seq2seq-lasagne notebooks`` sets it; see
@@ -206,17 +212,25 @@ def _flag(name):
 
 
 def quick_mode(environ=None):
-    """``SEQ2SEQ_QUICK`` as an on/off switch (off when unset).
+    """``SEQ2SEQ_QUICK`` as an on/off switch.
+
+    When it is unset (or empty), quick mode is on only while nbgrader runs
+    the notebook (``NBGRADER_EXECUTION`` set, :data:`GRADING_ENV`).
 
     Raises
     ------
     ValueError
         If it is set to anything but ``0`` or ``1``.
     """
-    value = (os.environ if environ is None else environ).get(QUICK_ENV, '0')
-    if value.strip() not in ('0', '1', ''):
-        raise ValueError('%s must be 0 or 1, got %r' % (QUICK_ENV, value))
-    return value.strip() == '1'
+    environ = os.environ if environ is None else environ
+    value = environ.get(QUICK_ENV, '').strip()
+    if value not in ('0', '1', ''):
+        raise ValueError(
+            '%s must be 0 or 1, got %r' % (QUICK_ENV, environ[QUICK_ENV])
+        )
+    if not value:
+        return bool(environ.get(GRADING_ENV, '').strip())
+    return value == '1'
 
 
 def notebook_settings(model, quick=None, **changes):

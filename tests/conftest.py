@@ -34,3 +34,11 @@ def rng():
 def short_attention():
     """An attention-model trainer for 3-digit targets, compiled once."""
     return _short_trainer('attention')
+
+
+@pytest.fixture(scope='session')
+def reference_attention():
+    """The package's reference attention model, compiled once."""
+    from seq2seq_lasagne.translator import Translator
+
+    return Translator.reference('attention')

@@ -14,6 +14,7 @@ the lab, the lab's ``RepeatLayer`` cell computing what the package's does.
 """
 
 import ast
+import base64
 import json
 import os
 import sys
@@ -338,6 +339,38 @@ print('PROBE' + _json.dumps({{
 """
 
 
+#: Appended to the attention notebook after PROBE: drives its explorer as
+#: a student would (typing into the box) and reports what its Output
+#: widget shows, with the notebook's own test_func's translation of the
+#: same text; then the reference model's explorer.
+EXPLORER_PROBE = """
+import base64 as _b64, json as _json
+from seq2seq_lasagne.data_generator import (
+    decode_prediction as _decode, encode_batch as _encode)
+from seq2seq_lasagne.explorer import AttentionExplorer as _Explorer
+def _shown(e):
+    outs = e.output.outputs
+    return {{'text': ''.join(o.get('text', '') for o in outs
+                            if o['output_type'] == 'stream'),
+            'png': [_png(o['data']['image/png'])[:40] for o in outs
+                    if 'image/png' in o.get('data', {{}})]}}
+def _png(data):  # base64 text, as a front end gets it
+    return data if isinstance(data, str) else _b64.b64encode(data).decode()
+_report = {{'source': explorer.translator.source}}
+explorer.text.value = 'one twelve'
+_report['bad'] = _shown(explorer)
+explorer.text.value = {text!r}
+_report['good'] = _shown(explorer)
+_x, _xm = _encode([{text!r}])
+_out = test_func(_x, np.zeros((1, MAX_DIGITS + 1), 'int32'), _xm)[1]
+_report['expected'] = _decode(np.argmax(_out, axis=-1)[0])
+_reference = _Explorer.reference({text!r})
+_report['reference'] = _shown(_reference)
+_report['reference_source'] = _reference.translator.source
+print('EXPLORER' + _json.dumps(_report))
+"""
+
+
 def run_notebook(name, probe=None):
     """Execute one notebook in quick mode; fail with the cell's error."""
     nb = read(name)
@@ -432,12 +465,69 @@ def test_lab_part_one_runs():
 
 
 @pytest.mark.slow
-def test_lab_part_two_runs():
-    nb = run_notebook(LAB[1], PROBE.format(model='attention'))
+def test_lab_part_two_runs(reference_attention):
+    text = 'four four two'
+    nb = run_notebook(
+        LAB[1],
+        PROBE.format(model='attention') + EXPLORER_PROBE.format(text=text),
+    )
     plots = check_lab(nb, 'attention')
     # Validation curve, accuracy per position, alpha weights.
     assert len(plots) == 3
     assert all(images(c) == 1 for c in plots)
+    check_explorer(nb, text, reference_attention)
+
+
+def check_explorer(nb, text, reference_attention):
+    """The explorer cell, the last of the lab, shows its widget; typing
+    into it shows the translation and a heatmap."""
+    explorer_cell = code_cells(nb)[-2]  # before the probe
+    assert 'AttentionExplorer' in explorer_cell.source
+    views = [
+        o
+        for o in explorer_cell.outputs
+        if 'application/vnd.jupyter.widget-view+json' in o.get('data', {})
+    ]
+    assert len(views) == 1
+    lines = [
+        line
+        for line in text_outputs(nb.cells[-1]).splitlines()
+        if line.startswith('EXPLORER')
+    ]
+    report = json.loads(lines[0][len('EXPLORER') :])
+    # The kernel trained the lab's network: the explorer shows that one.
+    assert report['source'] == 'the network of this notebook'
+    bad = report['bad']
+    assert bad['text'].startswith("error: unknown word 'twelve'")
+    assert bad['png'] == []
+    good = report['good']
+    expected = report['expected']
+    assert good['text'].startswith('"%s" -> %s\n' % (text, expected))
+    png_start = base64.b64encode(b'\x89PNG').decode()
+    assert len(good['png']) == 1 and good['png'][0].startswith(png_start)
+    # The reference model: the same translation as in this process.
+    ref = report['reference']
+    ours = reference_attention.translate([text])[0]['output']
+    assert ref['text'].startswith('"%s" -> %s\n' % (text, ours))
+    assert 'reference' in report['reference_source']
+    assert len(ref['png']) == 1
+    # What a front end shows: the widget state saved with the notebook
+    # holds the Output widget with that text and image.
+    state = nb.metadata['widgets'][
+        'application/vnd.jupyter.widget-state+json'
+    ]['state']
+    outputs = [
+        m['state']['outputs']
+        for m in state.values()
+        if m['model_name'] == 'OutputModel'
+    ]
+    shown = [
+        o
+        for outs in outputs
+        for o in outs
+        if o.get('text', '').startswith('"%s" -> %s' % (text, expected))
+    ]
+    assert shown
 
 
 @pytest.mark.slow

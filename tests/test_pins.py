@@ -238,7 +238,7 @@ def test_constraints_lock_agrees_with_pyproject(deps, extras):
              if l.strip() and not l.startswith('#')]
     lock = exact_pins(lines)
     wanted = dict(deps)
-    for name in ('test', 'lab'):
+    for name in ('test', 'lab', 'hub', 'hubtest'):
         wanted.update(exact_pins(r for r in extras[name]
                                  if not r.startswith('seq2seq-lasagne')))
     wanted.pop('setuptools')  # pip freeze leaves setuptools out

@@ -267,16 +267,25 @@ class ClassHub:
     settings : dict
         ``S2S_HUB_*`` settings of docker/hub/jupyterhub_config.py
         (``CULL_TIMEOUT``, ``MEM_LIMIT``, ...), without the prefix.
+    extra_config : str
+        Python lines appended to the hub's configuration.
     """
 
     def __init__(
-        self, image, workdir, students, environment=None, settings=None
+        self,
+        image,
+        workdir,
+        students,
+        environment=None,
+        settings=None,
+        extra_config='',
     ):
         self.image = image
         self.workdir = Path(workdir)
         self.students = dict(students)
         self.environment = dict(environment or {})
         self.settings = dict(settings or {})
+        self.extra_config = extra_config
         self.prefix = 's2s-hubtest-%s' % secrets.token_hex(3)
         self.port, self.hub_port, self.api_port = (
             free_port(),
@@ -333,6 +342,7 @@ class ClassHub:
                 environment=self.environment,
                 token=self.token,
             )
+            + self.extra_config
         )
         self.service.start()
         env = dict(os.environ)

@@ -254,6 +254,61 @@ def _fmt_load(values):
     return '/'.join('%.1f' % v for v in values) if values else '?'
 
 
+def _mb(value):
+    return '–' if value is None else '%.0f MB' % (value / 1e6)
+
+
+def hub_measure(path):
+    """The class hub's figures (``benchmarks/bench_hub.py``): login to a
+    running server, a server's memory, and the load test's curve."""
+    m = _load(path)
+    login, rest = m['login'], m['memory']['at_rest']
+    lines = [
+        '- login to a running server (the lab answering): %.1f s at a '
+        "student's first login (a new home volume), %.1f s after a stop "
+        '(load average %s)'
+        % (
+            login['first_seconds'],
+            login['again_seconds'],
+            ', '.join('%.1f' % x for x in login['loadavg']),
+        ),
+        '- a server at rest (no kernel): %s resident, %s in its cgroup '
+        '(page cache included)'
+        % (_mb(rest['rss_bytes']), _mb(rest['usage_bytes'])),
+        '- limits per server: %s of memory, %.1f CPU'
+        % (_mb(m['limits']['memory_bytes']), m['limits']['cpus']),
+        '',
+        '| students training at once | samples/s per student | samples/s '
+        'in all | a server while training: resident (cgroup peak) | all '
+        'servers, resident | least free memory of the machine | failed '
+        'runs | wall time | load average before → after |',
+        '|---|---|---|---|---|---|---|---|---|',
+    ]
+    for row in m['load']:
+        lines.append(
+            '| %d | %s | %s | %s (%s) | %s | %s | %d of %d | %.0f s '
+            '| %s → %s |'
+            % (
+                row['students'],
+                _fmt(row['samples_per_second_per_student'], 0),
+                _fmt(row['samples_per_second_total'], 0),
+                _mb(row['rss_bytes']),
+                _mb(row['peak_bytes']),
+                _mb(row['rss_bytes_total']),
+                _mb(row['min_available_bytes']),
+                row['failed'],
+                row['students'],
+                row['wall_seconds'],
+                '%.1f' % row['loadavg_before'][0],
+                '%.1f' % row['loadavg_after'][0],
+            )
+        )
+    return '\n'.join(lines) + '\n\nMade by %s; file: `%s`.\n' % (
+        _made_by(m.get('_run')),
+        path,
+    )
+
+
 RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
@@ -261,6 +316,7 @@ RENDERERS = {
     'probe-table': probe_table,
     'nbgrader-steps': nbgrader_steps,
     'reference-weights': reference_weights,
+    'hub-measure': hub_measure,
 }
 
 

@@ -343,7 +343,7 @@ def test_constraints_lock_agrees_with_pyproject(pyproject, extras, python):
     lock = exact_pins(lock_lines(), python)
     own = canonical(pyproject['project']['name'])
     wanted = for_python(pyproject['project']['dependencies'], python)
-    for name in ('test', 'lab', 'teaching'):
+    for name in ('test', 'lab', 'teaching', 'hub', 'hubtest'):
         wanted.update(
             for_python(
                 (r for r in extras[name] if not own_extra(r, own)), python

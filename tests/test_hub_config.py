@@ -207,6 +207,8 @@ def test_memory_limits_cover_the_measured_training(values, spawner_config):
     """A student's server while training, measured by
     benchmarks/bench_hub.py, stays well inside the limits of both
     configurations."""
+    if not MEASURED.exists():
+        pytest.skip('no measurement yet (benchmarks/bench_hub.py writes it)')
     measured = json.loads(MEASURED.read_text())
     peak = max(
         row['peak_bytes'] for row in measured['load'] if row['students'] == 1

@@ -107,6 +107,15 @@ if ! "$py" -m pip install --disable-pip-version-check --no-index --no-deps \
 fi
 export PYTHONPATH="$work/site${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$work/bin:$PATH"
+# Theano imports distutils, gone in Python 3.12; setuptools' .pth file
+# puts it back, but only in a site directory, which PYTHONPATH is not.
+# Where the machine's own setuptools does not, make the folder one.
+if ! (cd / && "$py" -c 'import distutils.sysconfig') > /dev/null 2>&1; then
+    mkdir -p "$work/sitedir"
+    printf 'import site\nsite.addsitedir(%s)\n' "'$work/site'" > "$work/sitedir/sitecustomize.py"
+    export PYTHONPATH="$work/sitedir:$PYTHONPATH"
+    say "python: no distutils; $work/site made a site directory (sitecustomize)"
+fi
 # The console scripts, written here: pip --target puts them in site/bin,
 # which Theano's wheel already fills with a package of its own named "bin"
 # (so pip skips them).
@@ -192,18 +201,44 @@ else
     export CPATH="$CPATH:$bundle/python-include/python3.12"
     headers="no Python.h in $pyinc: using the carried Python 3.12 headers"
 fi
+# Theano links every module with -l<Python's LDLIBRARY> -L<its LIBDIR>
+# (python3.12); without the -dev package only the versioned file is there.
+# Then link the plain name to it, or, for a Python without a shared
+# library, to an empty stub (the interpreter itself provides the symbols).
+read -r pylibname pylibdir <<< "$("$py" -c 'import sysconfig as s
+name = s.get_config_var("LDLIBRARY") or "libpython3.12.so"
+name = name[3:] if name.startswith("lib") else name
+for ext in (".so", ".a"):
+    if name.endswith(ext):
+        name = name[:-len(ext)]
+print(name, s.get_config_var("LIBDIR") or "/")')"
 if [ -z "$cxx" ]; then
     toolchain=no
     fail "toolchain: no g++ or c++ on PATH: Theano cannot compile its C code here; only pygpu's own checks run"
 else
     npinc="$("$py" -c 'import numpy; print(numpy.get_include())')"
-    if printf '#include <Python.h>\n#include <numpy/arrayobject.h>\n#include <gpuarray/types.h>\n' \
-            | g++ -x c++ -fsyntax-only -I"$pyinc" -I"$npinc" - > "$details/cxx-check.txt" 2>&1; then
-        toolchain=yes
-        say "toolchain: g++ $(g++ -dumpfullversion 2> /dev/null) ($cxx); $headers"
-    else
+    links() {  # does a module like Theano's link?
+        printf '#include <Python.h>\n#include <numpy/arrayobject.h>\n#include <gpuarray/types.h>\nint s2s_check(void) { return GA_FLOAT; }\n' \
+            | g++ -x c++ -shared -fPIC -I"$pyinc" -I"$npinc" - -o "$work/check.so" \
+                -L"$pylibdir" -l"$pylibname" -lgpuarray >> "$details/cxx-check.txt" 2>&1
+    }
+    libpython=
+    if ! links; then
+        found="$(find "$pylibdir" -maxdepth 1 -name "lib$pylibname.so.*" 2> /dev/null | sort | head -n 1)"
+        if [ -n "$found" ]; then
+            ln -sf "$found" "$work/lib/lib$pylibname.so"
+            libpython="; lib$pylibname.so linked to $found"
+        else
+            echo '' | g++ -x c++ -shared -fPIC - -o "$work/lib/lib$pylibname.so"
+            libpython="; lib$pylibname.so: an empty stub (no shared libpython)"
+        fi
+    fi
+    if [ -n "$libpython" ] && ! links; then
         toolchain=no
-        fail "toolchain: g++ cannot compile against Python.h, NumPy and libgpuarray's headers: $(grep -m1 error "$details/cxx-check.txt")"
+        fail "toolchain: g++ cannot build a module against Python.h, NumPy and libgpuarray: $(grep -m1 -E 'error|cannot' "$details/cxx-check.txt")"
+    else
+        toolchain=yes
+        say "toolchain: g++ $(g++ -dumpfullversion 2> /dev/null) ($cxx); $headers$libpython"
     fi
 fi
 {

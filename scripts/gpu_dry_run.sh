@@ -20,7 +20,10 @@
 # gpu_bundle.sh (the stand-in venv is kept in S2S_GPU_BUILD);
 # S2S_DRY_BUDGET (seconds for gpu_device_run.sh, default 1500: Theano
 # compiles the model cold), S2S_DRY_COLD=1 (start without the Theano
-# compile cache that earlier dry runs left in S2S_GPU_BUILD/dry-work).
+# compile cache that earlier dry runs left in S2S_GPU_BUILD/dry-work),
+# S2S_DRY_NVIDIA=1 (also give the stand-in NVIDIA's CUDA 13 NVRTC and
+# cuBLAS wheels, about 500 MB, as the GPU machine's torch has them, and
+# check that the unversioned names libgpuarray loads are linked to them).
 # Takes 3 minutes warm, 10-20 cold on a 2-core machine.  Last line: "dry
 # run: N passed, M failed"; exit status 0 only when none failed.
 set -uo pipefail
@@ -52,6 +55,13 @@ sys.exit(numpy.__version__ != '$numpy_version')" 2> /dev/null; then
     "$standin/bin/pip" install -q --disable-pip-version-check "numpy==$numpy_version" \
         scipy matplotlib tqdm six markupsafe setuptools \
         || die "cannot install the stand-in's packages"
+fi
+
+nvidia="${S2S_DRY_NVIDIA:-0}"
+if [ "$nvidia" = 1 ] && ! "$standin/bin/python" -c 'import nvidia.cu13' 2> /dev/null; then
+    "$standin/bin/pip" install -q --disable-pip-version-check \
+        nvidia-cuda-nvrtc==13.0.88 nvidia-cublas==13.1.0.3 \
+        || die "cannot install NVIDIA's wheels into the stand-in"
 fi
 
 tmp="$(mktemp -d)"
@@ -113,6 +123,12 @@ assert [p['samples'] for p in history] == [500, 1000], history
 assert all(math.isfinite(p['cost']) for p in history), history
 PY
 count="$(find "$out" -type f | wc -l)"
+if [ "$nvidia" = 1 ]; then
+    for base in libnvrtc libcublas libcublasLt; do
+        check "$base.so is linked to NVIDIA's wheel" \
+            grep -qE "cuda: $base\.so -> .*/nvidia/cu13/lib/$base\.so\.13\$" "$out/run.txt"
+    done
+fi
 check "at most 8 files come back ($count)" test "$count" -le 8
 check "none more than 2 folders down" \
     test -z "$(cd "$out" && find . -mindepth 4 -type f)"

@@ -16,7 +16,12 @@
 #   scripts/gpu_check.sh [OUTDIR]
 # Tunables (environment): S2S_CHECK_SAMPLES (2000), S2S_CHECK_SEED (1234),
 # S2S_CHECK_VAL_SIZE (200), S2S_CHECK_VAL_INTERVAL (500),
-# S2S_CHECK_POINTS (2: validation points compared), S2S_CHECK_RTOL (2e-3).
+# S2S_CHECK_POINTS (2: validation points compared), S2S_CHECK_RTOL (2e-3),
+# S2S_CHECK_DOCTOR_TIMEOUT (180) and S2S_CHECK_TRAIN_TIMEOUT (200) seconds,
+# S2S_CHECK_DEADLINE (a time in seconds since the epoch that no step may
+# run past; unset: none), S2S_CHECK_PARALLEL (0; 1 trains on the CPU while
+# step 2 and the GPU training run, with a compile cache of its own, so that
+# a machine with idle cores compiles both graphs at once).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,12 +35,31 @@ val_size="${S2S_CHECK_VAL_SIZE:-200}"
 val_interval="${S2S_CHECK_VAL_INTERVAL:-500}"
 points="${S2S_CHECK_POINTS:-2}"
 rtol="${S2S_CHECK_RTOL:-2e-3}"
+doctor_timeout="${S2S_CHECK_DOCTOR_TIMEOUT:-180}"
+train_timeout="${S2S_CHECK_TRAIN_TIMEOUT:-200}"
+deadline="${S2S_CHECK_DEADLINE:-}"
+parallel="${S2S_CHECK_PARALLEL:-0}"
 # A compile cache of its own, shared by the steps (warm for the 2nd run).
 compiledir="$out/theano-cache"
 common="floatX=float32,dnn.enabled=False,base_compiledir=$compiledir"
 cuda_flags="device=cuda,gpuarray.preallocate=512,$common"
 cpu_flags="device=cpu,$common"
+if [ "$parallel" = 1 ]; then
+    # Two processes on one cache would wait for each other's compile lock.
+    cpu_flags="device=cpu,floatX=float32,dnn.enabled=False,base_compiledir=$compiledir-cpu"
+fi
 status=0
+
+# A step's time limit: its own, or less when the deadline is nearer.
+limit() {
+    local t="$1" rest
+    if [ -n "$deadline" ]; then
+        rest=$((deadline - $(date +%s)))
+        [ "$rest" -lt "$t" ] && t="$rest"
+    fi
+    [ "$t" -ge 1 ] || t=1
+    echo "$t"
+}
 
 log() { echo "gpu_check: $*" | tee -a "$out/summary.txt"; }
 : > "$out/summary.txt"
@@ -52,34 +76,55 @@ if [ "$pstatus" != ok ]; then
 fi
 log "probe: $preason"
 
-# 2. doctor on the GPU (its own one-line reason on failure).
-if THEANO_FLAGS="$cuda_flags" timeout 180 seq2seq-lasagne doctor > "$out/doctor.txt" 2>&1; then
-    log "doctor (cuda): ok"
-else
-    log "FAIL doctor (cuda): $(tail -n 1 "$out/doctor.txt")"
-    status=1
-fi
-
-# 3. The same short training on both devices.
-train() {  # device flags
+# 3. The same short training on both devices (defined here, run below).
+train() {  # device flags seconds
     local dev="$1" flags="$2" start end
     mkdir -p "$out/$dev"
     start="$(date +%s.%N)"
-    THEANO_FLAGS="$flags" timeout 200 seq2seq-lasagne train --model attention \
+    THEANO_FLAGS="$flags" timeout "$(limit "$3")" seq2seq-lasagne train --model attention \
         --samples "$samples" --seed "$seed" --val-size "$val_size" \
         --val-interval "$val_interval" --no-progress --out "$out/$dev" > "$out/$dev/train.log" 2>&1
     local rc=$?
     end="$(date +%s.%N)"
     echo "$start $end" > "$out/$dev/wall.txt"
-    if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -eq 124 ]; then
+        log "FAIL train on $dev: timed out"
+        status=1
+    elif [ "$rc" -ne 0 ]; then
         log "FAIL train on $dev (exit $rc): $(tail -n 1 "$out/$dev/train.log")"
         status=1
     else
         log "train on $dev: done"
     fi
+    return "$rc"
 }
-train cuda "$cuda_flags"
-train cpu "$cpu_flags"
+cpu_pid=
+if [ "$parallel" = 1 ]; then
+    # Its status comes back through wait (a background job's variables
+    # do not); it may take as long as steps 2 and 3 together.
+    train cpu "$cpu_flags" "$((doctor_timeout + train_timeout))" &
+    cpu_pid=$!
+fi
+
+# 2. doctor on the GPU (its own one-line reason on failure).
+if THEANO_FLAGS="$cuda_flags" timeout "$(limit "$doctor_timeout")" seq2seq-lasagne doctor > "$out/doctor.txt" 2>&1; then
+    log "doctor (cuda): ok"
+else
+    rc=$?
+    if [ "$rc" -eq 124 ]; then
+        log "FAIL doctor (cuda): timed out"
+    else
+        log "FAIL doctor (cuda): $(tail -n 1 "$out/doctor.txt")"
+    fi
+    status=1
+fi
+
+train cuda "$cuda_flags" "$train_timeout"
+if [ -n "$cpu_pid" ]; then
+    wait "$cpu_pid" || status=1
+else
+    train cpu "$cpu_flags" "$train_timeout"
+fi
 
 # 4. Compare the costs, report samples/s.
 python3 - "$out" "$samples" "$points" "$rtol" > "$out/compare.txt" 2>&1 <<'PY'

@@ -193,7 +193,10 @@ def gpu_backend_problem(device):
     try:
         pygpu.init(device)
     except Exception as exc:  # the driver's own reason
-        return str(exc).strip().splitlines()[-1]
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):  # libgpuarray's messages, as pygpu
+            reason = reason.decode(errors='replace')  # gives them
+        return str(reason).strip().splitlines()[-1]
     return 'Theano did not activate the GPU backend'
 
 

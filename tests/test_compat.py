@@ -219,6 +219,29 @@ def test_stand_ins_are_not_left_for_other_code():
         breakpoint.imp.find_module('no_such_module_here')
 
 
+def test_a_gpu_device_imports_theano_gpuarray_with_the_stand_ins(tmp_path):
+    # device=cuda makes "import theano" itself import theano.gpuarray,
+    # which needs imp on Python 3.12+ (and numpy.linalg.linalg on NumPy 2.x
+    # releases without it).  Without a GPU, Theano logs the failed start
+    # and goes on; the import must not fail on a missing module.
+    missing, imported, changes = run_python(
+        '''
+        import importlib.util, sys, seq2seq_lasagne
+
+        def gone(name):
+            try:
+                return importlib.util.find_spec(name) is None
+            except ImportError:
+                return True
+
+        print(gone('imp') or gone('numpy.linalg.linalg'))
+        print('theano.gpuarray' in sys.modules)
+        print(seq2seq_lasagne.compat.changes())
+        ''', THEANORC=str(tmp_path / 'none'), THEANO_FLAGS='device=cuda')
+    assert imported == 'True'
+    assert ('stand-in for theano.gpuarray' in changes) == (missing == 'True')
+
+
 def _fake_numpy_include(root, numpy2):
     numpy_dir = root / 'numpy'
     numpy_dir.mkdir(parents=True)

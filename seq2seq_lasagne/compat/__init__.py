@@ -67,6 +67,9 @@ def _import_theano(changed):
     """``import theano`` with the stand-ins it needs for its import."""
     finder, done = numpy_c.install()
     changed.extend(done)
+    # A GPU device makes Theano's import execute theano.gpuarray.
+    gpuarray_hook = late_imports.DuringGpuarray()
+    sys.meta_path.insert(0, gpuarray_hook)
     try:
         with numpy_api.distutils_stand_in(changed), warnings.catch_warnings():
             # Theano 1.0.5 touches np.bool & co., deprecated in NumPy
@@ -75,8 +78,10 @@ def _import_theano(changed):
             warnings.simplefilter('ignore', FutureWarning)
             import theano  # noqa: F401  (reads THEANO_FLAGS now)
     finally:
+        sys.meta_path.remove(gpuarray_hook)
         if finder is not None:
             sys.meta_path.remove(finder)
+    changed.extend(gpuarray_hook.changes)
 
 
 def apply():

@@ -19,18 +19,27 @@ When either cannot be found, ``theano.gpuarray`` is imported here (what
 the first ``scan`` would do anyway) with stand-ins for the missing ones in
 ``sys.modules``; they are taken out again right after, so that other code
 still sees the names as absent, and only Theano's modules keep them.
+
+With a GPU device (``device=cuda``, ``opencl``, ``init_gpu_device`` or
+``contexts``) ``import theano`` itself imports ``theano.gpuarray``, before
+:func:`import_gpuarray` could; :class:`DuringGpuarray`, an import hook
+in place while Theano is imported, then registers the same stand-ins for
+exactly as long as ``theano.gpuarray`` executes.
 """
 
 import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import types
 import warnings
 
-__all__ = ['import_gpuarray']
+__all__ = ['import_gpuarray', 'DuringGpuarray']
 
 _PACKAGE = 'theano.gpuarray'
+_NAMES = ('imp', 'numpy.linalg.linalg')
 
 
 def _missing(name):
@@ -75,14 +84,47 @@ def _registered(names):
             sys.modules.pop(name, None)
 
 
+def _phrase(names):
+    return '%s stand-in for theano.gpuarray' % ' and '.join(names)
+
+
 def import_gpuarray():
     """Import ``theano.gpuarray`` early if it needs stand-ins."""
     if _PACKAGE in sys.modules:
         return []
-    names = [n for n in ('imp', 'numpy.linalg.linalg') if _missing(n)]
+    names = [n for n in _NAMES if _missing(n)]
     if not names:
         return []
     with _registered(names), warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning)
         importlib.import_module(_PACKAGE)
-    return ['%s stand-in for theano.gpuarray' % ' and '.join(names)]
+    return [_phrase(names)]
+
+
+class DuringGpuarray(importlib.abc.MetaPathFinder):
+    """Import hook: the stand-ins while ``theano.gpuarray`` executes.
+
+    Put it on ``sys.meta_path`` while ``import theano`` runs; ``changes``
+    then names the stand-ins used (empty when Theano's import did not
+    import ``theano.gpuarray``, or nothing was missing).
+    """
+
+    def __init__(self):
+        self.changes = []
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != _PACKAGE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        names = [n for n in _NAMES if _missing(n)]
+        if spec is None or spec.loader is None or not names:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_with_stand_ins(module):
+            with _registered(names):
+                exec_module(module)
+            self.changes = [_phrase(names)]
+
+        spec.loader.exec_module = exec_with_stand_ins  # this spec's only
+        return spec

@@ -225,7 +225,7 @@ def test_a_gpu_device_imports_theano_gpuarray_with_the_stand_ins(tmp_path):
     # releases without it).  Without a GPU, Theano logs the failed start
     # and goes on; the import must not fail on a missing module.
     missing, imported, changes = run_python(
-        '''
+        """
         import importlib.util, sys, seq2seq_lasagne
 
         def gone(name):
@@ -237,7 +237,10 @@ def test_a_gpu_device_imports_theano_gpuarray_with_the_stand_ins(tmp_path):
         print(gone('imp') or gone('numpy.linalg.linalg'))
         print('theano.gpuarray' in sys.modules)
         print(seq2seq_lasagne.compat.changes())
-        ''', THEANORC=str(tmp_path / 'none'), THEANO_FLAGS='device=cuda')
+        """,
+        THEANORC=str(tmp_path / 'none'),
+        THEANO_FLAGS='device=cuda',
+    )
     assert imported == 'True'
     assert ('stand-in for theano.gpuarray' in changes) == (missing == 'True')
 

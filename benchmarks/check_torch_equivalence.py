@@ -46,12 +46,15 @@ if 'base_compiledir' not in os.environ.get('THEANO_FLAGS', ''):
         )
     )
 
+# compat sets Theano's flags, so the package comes before Theano.
+import seq2seq_lasagne  # noqa: E402,F401
+
+# isort: split
 import lasagne  # noqa: E402
 import numpy as np  # noqa: E402
 import theano  # noqa: E402
 import theano.tensor as T  # noqa: E402
 
-import seq2seq_lasagne  # noqa: E402,F401  (before theano: Theano flags)
 from seq2seq_lasagne.data_generator import get_batch  # noqa: E402
 from seq2seq_lasagne.models import build_seeded  # noqa: E402
 from seq2seq_lasagne.objectives import sequence_cost  # noqa: E402

@@ -24,6 +24,7 @@ ENV_RECORDED = (
     'MKL_NUM_THREADS',
     'GOMP_SPINCOUNT',
     'KMP_BLOCKTIME',
+    'XLA_FLAGS',
 )
 #: The notebook's samples_to_process for each model.
 FULL_SAMPLES = {'baseline': 300000, 'attention': 150000}
@@ -116,14 +117,30 @@ LEVERS = {
     ),
 }
 
-#: PyTorch variants after the main one (``--threads`` threads, the
+#: The peers Theano is compared with: name -> (worker engine, label,
+#: the Python package it needs).  Each is checked against Theano by
+#: ``check_equivalence.py`` before it is timed.
+PEERS = {
+    'eager': ('torch', 'eager PyTorch', 'torch'),
+    'compile': ('torch-compile', 'torch.compile', 'torch'),
+    'jax': ('jax', 'JAX (lax.scan, jit)', 'jax'),
+}
+#: How to install the peers.
+PEERS_INSTALL = ".venv/bin/pip install -c constraints.txt -e '.[bench]'"
+
+#: The ``XLA_FLAGS`` that keep XLA's CPU backend on one thread.
+XLA_ONE_THREAD = (
+    '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'
+)
+
+#: Eager PyTorch variants after the main one (``--threads`` threads, the
 #: environment as it is): name -> (threads or None for ``--threads``,
 #: extra environment, worker options).  OpenMP's default spin-waiting is
-#: what a loaded machine punishes; ``native_optim`` runs single-threaded
-#: and is compared with ``threads=1``.
+#: what a loaded machine punishes (``omp_passive``, with two threads);
+#: ``native_optim`` runs single-threaded.
 TORCH_VARIANTS = {
-    'omp_passive': (None, {'OMP_WAIT_POLICY': 'PASSIVE'}, []),
-    'threads=1': (1, {}, []),
+    'omp_passive': (2, {'OMP_WAIT_POLICY': 'PASSIVE'}, []),
+    'threads=2': (2, {}, []),
     'native_optim': (1, {}, ['--native-optim']),
 }
 

@@ -23,12 +23,16 @@ from bench_config import (
     HERE,
     LEVERS,
     MARK,
+    PEERS,
+    PEERS_INSTALL,
     ROOT,
     TORCH_VARIANTS,
+    XLA_ONE_THREAD,
     projection,
 )
 
 WORKER = os.path.join(HERE, 'bench_worker.py')
+CHECK = os.path.join(HERE, 'check_equivalence.py')
 
 
 def _loadavg():
@@ -69,6 +73,8 @@ class Driver(object):
         self.python = sys.executable
         self.round = None
         self.torch_status = None
+        self.peers = []
+        self.equivalence = None
 
     def log(self, msg):
         print(msg, flush=True)
@@ -175,37 +181,145 @@ class Driver(object):
                 'note: THEANO_FLAGS=%r from the environment is not '
                 'passed to the workers' % os.environ['THEANO_FLAGS']
             )
-        self.torch_status = None
-        torch_ok = not a.skip_torch and self._torch_importable()
-        if not a.skip_torch and not torch_ok:
-            self.torch_status = (
-                'torch is not installed; install it with: '
-                '.venv/bin/pip install torch==2.13.0'
-            )
+        self.peers = self._available_peers(a.peers)
+        if self.peers and not a.skip_check:
+            self.run_equivalence()
         for rnd in range(a.rounds):
             self.round = rnd
             if a.rounds > 1:
                 self.log('\n===== round %d of %d' % (rnd + 1, a.rounds))
-            self.run_timings(torch_ok)
+            self.run_timings(rnd)
         self.round = None
         self.run_compile_and_full()
         self.log('\nuptime: %s' % _uptime())
 
-    def run_timings(self, torch_ok):
-        """Phases 1-3: default, levers, PyTorch (one round)."""
+    def _available_peers(self, wanted):
+        """The peers whose library imports; a note for the others."""
+        notes, ok = [], []
+        for peer in wanted:
+            package = PEERS[peer][2]
+            if self._importable(package):
+                ok.append(peer)
+            else:
+                notes.append(
+                    '%s is not installed (peer %s); install the peers with: '
+                    '%s' % (package, peer, PEERS_INSTALL)
+                )
+        self.torch_status = '\n'.join(notes) or None
+        for note in notes:
+            self.log('note: ' + note)
+        return ok
+
+    def run_equivalence(self):
+        """Phase 0: every peer must compute what Theano computes."""
         a = self.args
-        models = a.models
-        self.log("\n[1] default flags (the package's)")
-        for model in models:
-            self.run_worker(
-                'theano %s default' % model, self.timing_options(model)
+        self.log(
+            '\n[0] equivalence with Theano (check_equivalence.py), '
+            'before timing: %s' % ', '.join(self.peers)
+        )
+        fd, path = tempfile.mkstemp(suffix='.json', prefix='bench-equiv-')
+        os.close(fd)
+        env = dict(os.environ, THEANO_FLAGS='base_compiledir=' + a.compiledir)
+        env.setdefault('PYTHONWARNINGS', 'ignore')
+        if a.threads == 1:
+            env['XLA_FLAGS'] = XLA_ONE_THREAD
+        cmd = [
+            self.python,
+            CHECK,
+            '--peers',
+            ','.join(self.peers),
+            '--models',
+            ','.join(a.models),
+            '--threads',
+            str(a.threads),
+            '--json',
+            path,
+        ]
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                cmd,
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=a.timeout,
             )
+            with open(path) as f:
+                self.equivalence = json.load(f)
+        except (subprocess.TimeoutExpired, OSError, ValueError) as exc:
+            self.equivalence = {'error': str(exc)[-2000:]}
+            proc = None
+        finally:
+            os.unlink(path)
+        self.equivalence['seconds'] = time.perf_counter() - start
+        if proc is not None:
+            self.equivalence['stdout'] = proc.stdout
+            for line in proc.stdout.splitlines():
+                if line.startswith('['):
+                    self.log('  ' + line)
+        failed = {
+            r['peer']
+            for r in self.equivalence.get('results', [])
+            if not r['ok']
+        }
+        checked = {r['peer'] for r in self.equivalence.get('results', [])}
+        failed |= set(self.peers) - checked
+        for peer in sorted(failed):
+            self.log(
+                '  %s did not pass: it is not timed (see the JSON)' % peer
+            )
+        self.peers = [p for p in self.peers if p not in failed]
+
+    def _order(self, rnd, items):
+        """``items`` rotated by the round, so no configuration always runs
+        first after a change of load."""
+        k = rnd % len(items) if items else 0
+        return items[k:] + items[:k]
+
+    def peer_options(self, model, peer):
+        a = self.args
+        engine = PEERS[peer][0]
+        return self.timing_options(model) + [
+            '--engine',
+            engine,
+            '--threads',
+            str(a.threads),
+        ]
+
+    def peer_env(self, peer):
+        if peer == 'jax' and self.args.threads == 1:
+            return {'XLA_FLAGS': XLA_ONE_THREAD}
+        return {}
+
+    def run_timings(self, rnd):
+        """One round: per model Theano's default and every peer (in an
+        order that rotates with the round), then the levers and the eager
+        PyTorch variants."""
+        a = self.args
+        self.log(
+            "\n[1] Theano (the package's defaults) and the peers "
+            '(%d thread%s each)' % (a.threads, '' if a.threads == 1 else 's')
+        )
+        for model in a.models:
+            for who in self._order(rnd, ['theano'] + self.peers):
+                if who == 'theano':
+                    self.run_worker(
+                        'theano %s default' % model,
+                        self.timing_options(model),
+                    )
+                else:
+                    self.run_worker(
+                        '%s %s' % (PEERS[who][0], model),
+                        self.peer_options(model, who),
+                        extra_env=self.peer_env(who),
+                    )
         if a.levers:
             self.log('\n[2] levers, each in its own process')
             for name, (flags, env, opts, lever_models, _) in LEVERS.items():
                 if name not in a.levers:
                     continue
-                for model in models:
+                for model in a.models:
                     if model in lever_models:
                         self.run_worker(
                             'theano %s %s' % (model, name),
@@ -213,34 +327,24 @@ class Driver(object):
                             flags,
                             extra_env=env,
                         )
-        if not a.skip_torch:
-            self.log(
-                '\n[3] PyTorch (eager, torch.set_num_threads(%d))' % a.threads
-            )
-            if torch_ok:
-                for model in models:
+        if 'eager' in self.peers and a.torch_variants:
+            self.log('\n[3] eager PyTorch variants')
+            for model in a.models:
+                for name, (n, env, opts) in TORCH_VARIANTS.items():
+                    if name not in a.torch_variants:
+                        continue
                     self.run_worker(
-                        'torch %s' % model,
+                        'torch %s %s' % (model, name),
                         self.timing_options(model)
-                        + ['--engine', 'torch', '--threads', str(a.threads)],
+                        + [
+                            '--engine',
+                            'torch',
+                            '--threads',
+                            str(n or a.threads),
+                        ]
+                        + opts,
+                        extra_env=env,
                     )
-                    for name, (n, env, opts) in TORCH_VARIANTS.items():
-                        if name not in a.torch_variants:
-                            continue
-                        self.run_worker(
-                            'torch %s %s' % (model, name),
-                            self.timing_options(model)
-                            + [
-                                '--engine',
-                                'torch',
-                                '--threads',
-                                str(n or a.threads),
-                            ]
-                            + opts,
-                            extra_env=env,
-                        )
-            else:
-                self.log('  ' + self.torch_status)
 
     def run_compile_and_full(self):
         """Phases 4 and 5: cold/warm compile time, the full run."""
@@ -278,9 +382,9 @@ class Driver(object):
                 ],
             )
 
-    def _torch_importable(self):
+    def _importable(self, package):
         proc = subprocess.run(
-            [self.python, '-c', 'import torch'], capture_output=True
+            [self.python, '-c', 'import ' + package], capture_output=True
         )
         return proc.returncode == 0
 
@@ -294,7 +398,13 @@ class Driver(object):
         if len(found) <= 1:
             return found[0] if found else None
         merged = dict(found[-1])
-        for key in ('samples_per_s', 'val_s', 'compile_s'):
+        for key in (
+            'samples_per_s',
+            'samples_per_cpu_s',
+            'cpu_per_wall',
+            'val_s',
+            'compile_s',
+        ):
             if key in merged:
                 values = [r[key] for r in found]
                 merged[key] = statistics.median(values)
@@ -307,12 +417,114 @@ class Driver(object):
             )
         return merged
 
+    def by_round(self, label):
+        """The successful results of ``label``, by round."""
+        return {
+            r['round']: r
+            for r in self.results
+            if r['label'] == label and 'error' not in r
+        }
+
+    def peer_summary(self, model, peer):
+        """Theano against one peer: medians, and the ratio of every round
+        (Theano's samples/s over the peer's, from workers of the same
+        round) with its median and spread."""
+        label = '%s %s' % (PEERS[peer][0], model)
+        merged = self.find(label)
+        if not merged:
+            return None
+        theano = self.by_round('theano %s default' % model)
+        rows = self.by_round(label)
+        rounds = sorted(set(theano) & set(rows), key=lambda r: r or 0)
+        out = {
+            'name': PEERS[peer][1],
+            'engine': PEERS[peer][0],
+            'rounds': rounds,
+        }
+        for key in (
+            'samples_per_s',
+            'samples_per_cpu_s',
+            'cpu_per_wall',
+            'val_s',
+            'compile_s',
+            'n_input_lengths',
+            'projected_total_s',
+        ):
+            out[key] = merged.get(key)
+            if key + '_rounds' in merged:
+                out[key + '_rounds'] = merged[key + '_rounds']
+        for key, name in (
+            ('samples_per_s', 'theano_over_peer'),
+            ('samples_per_cpu_s', 'theano_over_peer_cpu'),
+        ):
+            ratios = [
+                theano[r][key] / rows[r][key]
+                for r in rounds
+                if key in theano[r] and key in rows[r]
+            ]
+            out[name + '_rounds'] = ratios
+            if ratios:
+                out[name] = statistics.median(ratios)
+                out[name + '_min'] = min(ratios)
+                out[name + '_max'] = max(ratios)
+        out['load_rounds'] = [rows[r]['load_after'] for r in rounds]
+        out['learns'] = merged['cost_last'] < merged['cost_first']
+        for key in ('torch', 'jax'):
+            if key in merged:
+                out[key] = merged[key]
+        return out
+
+    def goals(self, peers):
+        """Issue 14's goals for Theano, from the per-round medians."""
+        out = {}
+        eager = peers.get('eager')
+        if eager and 'theano_over_peer' in eager:
+            out['theano_over_eager'] = eager['theano_over_peer']
+            out['at_least_1.5x_eager'] = eager['theano_over_peer'] >= 1.5
+        compiled = [
+            p
+            for name, p in peers.items()
+            if name != 'eager' and p and 'theano_over_peer' in p
+        ]
+        if compiled:
+            fastest = min(compiled, key=lambda p: p['theano_over_peer'])
+            out['fastest_compiled_peer'] = fastest['name']
+            out['theano_over_fastest_compiled'] = fastest['theano_over_peer']
+            out['at_least_fastest_compiled'] = (
+                fastest['theano_over_peer'] >= 1.0
+            )
+        return out
+
     def summary(self):
         """Ratios and tables, as a dict (also written to the JSON)."""
-        out = {'models': {}}
+        out = {'models': {}, 'threads': self.args.threads}
+        if self.equivalence is not None:
+            out['equivalence'] = {
+                k: v for k, v in self.equivalence.items() if k != 'stdout'
+            }
         for model in self.args.models:
             base = self.find('theano %s default' % model)
-            m = {'default': base, 'levers': {}, 'torch': None}
+            m = {'default': base, 'levers': {}, 'torch': None, 'peers': {}}
+            for peer in PEERS:
+                summary = self.peer_summary(model, peer)
+                if summary:
+                    m['peers'][peer] = summary
+            if base:
+                m['theano'] = {
+                    k: base.get(k)
+                    for k in (
+                        'samples_per_s',
+                        'samples_per_s_rounds',
+                        'samples_per_cpu_s',
+                        'samples_per_cpu_s_rounds',
+                        'cpu_per_wall',
+                        'val_s',
+                        'compile_s',
+                        'projected_total_s',
+                    )
+                }
+                m['theano']['config'] = base.get('theano')
+                m['goals'] = self.goals(m['peers'])
             if base:
                 for name, (_, _, _, lever_models, desc) in LEVERS.items():
                     r = self.find('theano %s %s' % (model, name))

@@ -7,8 +7,159 @@ the tables of a saved result without running anything.
 from bench_config import BATCH, DIGITS, TORCH_VARIANTS
 
 
+def _num(value, fmt):
+    return '–' if value is None else fmt % value
+
+
+def print_equivalence(driver, summary):
+    """The check that each peer computes what Theano computes."""
+    eq = summary.get('equivalence')
+    if not eq:
+        return
+    p = driver.log
+    if 'error' in eq:
+        p('\nEquivalence check failed to run: %s' % eq['error'])
+        return
+    p(
+        '\nEquivalence with Theano from the same weights (max abs diff; '
+        'tolerance %g):' % eq['tol']
+    )
+    p(
+        '%-10s %-8s %8s %8s %8s %8s %12s %8s  %s'
+        % (
+            'model',
+            'peer',
+            'output',
+            'alpha',
+            'cost',
+            'grads',
+            'step costs',
+            'weights',
+            'result',
+        )
+    )
+    for r in eq['results']:
+        p(
+            '%-10s %-8s %8.1e %8s %8.1e %8.1e %12.1e %8.1e  %s'
+            % (
+                r['model'],
+                r['peer'],
+                r['output'],
+                _num(r['alpha'], '%8.1e'),
+                r['cost'],
+                r['grads'],
+                r['step_costs'],
+                r['weights'],
+                'pass' if r['ok'] else 'FAIL',
+            )
+        )
+    p('(after %d Adam steps)' % eq['results'][0]['steps'])
+
+
+def print_peers(driver, summary):
+    """Theano and the peers: rates, compile times, per-round ratios."""
+    rows = [m for m in summary['models'].values() if m.get('peers')]
+    if not rows:
+        return
+    p = driver.log
+    rounds = driver.args.rounds
+    p(
+        '\nTheano and the peers, %d thread%s each (median of %d round%s; '
+        "samples/s of training; per CPU-s: per second of the process's CPU "
+        'time)'
+        % (
+            summary.get('threads', 1),
+            '' if summary.get('threads', 1) == 1 else 's',
+            rounds,
+            '' if rounds == 1 else 's',
+        )
+    )
+    p(
+        '%-10s %-22s %9s %9s %8s %9s %8s  %s'
+        % (
+            'model',
+            'engine',
+            'samples/s',
+            'per CPU-s',
+            'CPU/wall',
+            'compile',
+            'val (s)',
+            'Theano / peer, per round: median (min-max); per CPU-s',
+        )
+    )
+    for model, m in summary['models'].items():
+        t = m.get('theano')
+        if not t:
+            continue
+        p(
+            '%-10s %-22s %9.0f %9s %8s %9s %8.2f'
+            % (
+                model,
+                'Theano (package)',
+                t['samples_per_s'],
+                _num(t.get('samples_per_cpu_s'), '%.0f'),
+                _num(t.get('cpu_per_wall'), '%.2f'),
+                _num(t.get('compile_s'), '%.1f'),
+                t['val_s'],
+            )
+        )
+        for peer in m['peers'].values():
+            p(
+                '%-10s %-22s %9.0f %9s %8s %9s %8.2f  %s'
+                % (
+                    '',
+                    peer['name'],
+                    peer['samples_per_s'],
+                    _num(peer.get('samples_per_cpu_s'), '%.0f'),
+                    _num(peer.get('cpu_per_wall'), '%.2f'),
+                    _num(peer.get('compile_s'), '%.1f'),
+                    peer['val_s'],
+                    '%s (%s-%s); %s  [%s]'
+                    % (
+                        _num(peer.get('theano_over_peer'), '%.2f'),
+                        _num(peer.get('theano_over_peer_min'), '%.2f'),
+                        _num(peer.get('theano_over_peer_max'), '%.2f'),
+                        _num(peer.get('theano_over_peer_cpu'), '%.2f'),
+                        ' '.join(
+                            '%.2f' % r for r in peer['theano_over_peer_rounds']
+                        ),
+                    ),
+                )
+            )
+        goals = m.get('goals') or {}
+        if goals:
+            parts = []
+            if 'theano_over_eager' in goals:
+                parts.append(
+                    'vs eager %.2f (goal 1.5: %s)'
+                    % (
+                        goals['theano_over_eager'],
+                        'met' if goals['at_least_1.5x_eager'] else 'NOT met',
+                    )
+                )
+            if 'theano_over_fastest_compiled' in goals:
+                parts.append(
+                    'vs the fastest compiled peer (%s) %.2f (goal 1.0: %s)'
+                    % (
+                        goals['fastest_compiled_peer'],
+                        goals['theano_over_fastest_compiled'],
+                        'met'
+                        if goals['at_least_fastest_compiled']
+                        else 'NOT met',
+                    )
+                )
+            p('%-10s goals: %s' % ('', '; '.join(parts)))
+    p(
+        '(compile: Theano compiles train_fn + test_fn once; a jit peer '
+        'compiles on the first call of each input length: the steps on every '
+        'length of the timed batches and the first validation pass)'
+    )
+
+
 def print_tables(driver, summary):
     """Print the summary of a run (or of a saved result) as tables."""
+    print_equivalence(driver, summary)
+    print_peers(driver, summary)
     p = driver.log
     p('\n' + '=' * 78)
     p(

@@ -65,6 +65,7 @@ from bench_config import (
     LEVERS,
     MODELS,
     NORMAL,
+    PEERS,
     QUICK,
     RESULTS,
     TORCH_VARIANTS,
@@ -75,8 +76,9 @@ from bench_tables import print_tables
 
 def make_parser():
     parser = argparse.ArgumentParser(
-        description='Training speed of the lab models (Theano levers and '
-        'PyTorch); see benchmarks/README.md.'
+        description='Training speed of the lab models: Theano, its '
+        'levers, and the peers (eager PyTorch, torch.compile, JAX); see '
+        'benchmarks/README.md.'
     )
     parser.add_argument(
         '--quick',
@@ -118,15 +120,27 @@ def make_parser():
         '--rounds',
         type=int,
         default=1,
-        help='run the timing phases (default, levers, '
-        'PyTorch) this many times, interleaved, and '
+        help='run the timing phases (Theano and the peers, levers, '
+        'PyTorch variants) this many times, interleaved, and '
         'take medians over rounds (default 1)',
+    )
+    parser.add_argument(
+        '--peers',
+        default='eager',
+        help='comma-separated peers to compare Theano with, of %s; '
+        "'all' or 'none' (default eager)" % ', '.join(PEERS),
     )
     parser.add_argument(
         '--threads',
         type=int,
-        default=2,
-        help='torch.set_num_threads of the main PyTorch run (default 2)',
+        default=1,
+        help="the peers' threads: torch.set_num_threads, and XLA on one "
+        "thread when 1 (default 1, as Theano's default configuration)",
+    )
+    parser.add_argument(
+        '--skip-check',
+        action='store_true',
+        help='time the peers without checking them against Theano first',
     )
     parser.add_argument(
         '--skip-levers',
@@ -145,7 +159,9 @@ def make_parser():
         help='comma-separated PyTorch variants to run '
         '(default all: %s)' % ', '.join(TORCH_VARIANTS),
     )
-    parser.add_argument('--skip-torch', action='store_true')
+    parser.add_argument(
+        '--skip-torch', action='store_true', help='the same as --peers none'
+    )
     parser.add_argument(
         '--skip-cold',
         action='store_true',
@@ -206,6 +222,17 @@ def check_args(parser, args):
     for m in args.models:
         if m not in MODELS:
             parser.error('unknown model %r' % m)
+    if args.skip_torch or args.peers == 'none':
+        args.peers = []
+    elif args.peers == 'all':
+        args.peers = list(PEERS)
+    else:
+        args.peers = [p for p in args.peers.split(',') if p]
+    for p in args.peers:
+        if p not in PEERS:
+            parser.error('unknown peer %r (known: %s)' % (p, ', '.join(PEERS)))
+    if args.threads < 1:
+        parser.error('--threads must be at least 1')
     if ',' in args.compiledir:
         parser.error('--compiledir must not contain a comma')
     args.compiledir = os.path.abspath(args.compiledir)
@@ -218,8 +245,10 @@ def report(path):
         record = json.load(f)
     saved = argparse.Namespace(**record['settings'])
     saved.rounds = getattr(saved, 'rounds', 1)
+    saved.threads = getattr(saved, 'threads', 2)
     driver = Driver(saved)
     driver.results = record['workers']
+    driver.equivalence = record['summary'].get('equivalence')
     print(
         '%s, %s (%d CPUs)\n%s'
         % (

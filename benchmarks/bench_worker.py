@@ -14,6 +14,9 @@ Engines:
   ``--compile-only`` stops after compiling);
 * ``torch``: the eager PyTorch models of ``torch_models.py``
   (``--threads``, ``--native-optim``);
+* ``torch-compile``: their training step under ``torch.compile``;
+* ``jax``: the JAX models of ``jax_models.py`` (threads: ``XLA_FLAGS``,
+  set by the driver);
 * ``full``: the real full reproduction of one model
   (``seq2seq_lasagne.experiment.train_run`` into a temporary directory).
 
@@ -74,47 +77,92 @@ def _validation_set(seed):
     )[:4]
 
 
-def _time_training(trainer, args):
-    """Warm-up, then ``repeats`` timed runs of ``steps`` steps."""
+def _widths(batches):
+    """One batch of each distinct input length, in order of appearance."""
+    first = {}
+    for batch in batches:
+        first.setdefault(batch[0].shape[1], batch)
+    return list(first.values())
+
+
+def _time_training(trainer, args, compiles=False):
+    """Warm-up, then ``repeats`` timed runs of ``steps`` steps.
+
+    With ``compiles`` (the jit-compiled peers, which compile once per input
+    length) one step on each distinct input length of the batches comes
+    first; its time is ``first_calls_s``, kept apart from the rates.
+    Besides the wall-clock rate, ``samples_per_cpu_s`` counts the
+    process's CPU time (all its threads): on a loaded machine it moves
+    less than the wall-clock rate, and ``cpu_per_wall`` tells how many
+    cores the timed steps used.
+    """
     batches, draw_s = _draw(
         args.warmup + args.steps * args.repeats, args.seed + 1
     )
+    out = {}
     costs = []
+    if compiles:
+        shapes = _widths(batches)
+        start = time.perf_counter()
+        for x, xmask, y in shapes:
+            costs.append(trainer.train_step(x, y, xmask)[0])
+        out['first_calls_s'] = time.perf_counter() - start
+        out['n_input_lengths'] = len(shapes)
     for x, xmask, y in batches[: args.warmup]:
         costs.append(trainer.train_step(x, y, xmask)[0])
-    rates = []
+    rates, cpu_rates, cpu_per_wall = [], [], []
     for r in range(args.repeats):
         chunk = batches[
             args.warmup + r * args.steps : args.warmup + (r + 1) * args.steps
         ]
+        cpu = time.process_time()
         start = time.perf_counter()
         for x, xmask, y in chunk:
             costs.append(trainer.train_step(x, y, xmask)[0])
-        rates.append(len(chunk) * BATCH / (time.perf_counter() - start))
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+        rates.append(len(chunk) * BATCH / wall)
+        cpu_rates.append(len(chunk) * BATCH / cpu)
+        cpu_per_wall.append(cpu / wall)
     k = max(1, min(5, len(costs) // 4))
-    return {
-        'samples_per_s': statistics.median(rates),
-        'samples_per_s_repeats': rates,
-        'batch_draw_s': draw_s,
-        'cost_first': float(sum(costs[:k]) / k),
-        'cost_last': float(sum(costs[-k:]) / k),
-        'n_steps_total': len(costs),
-    }
+    out.update(
+        {
+            'samples_per_s': statistics.median(rates),
+            'samples_per_s_repeats': rates,
+            'samples_per_cpu_s': statistics.median(cpu_rates),
+            'cpu_per_wall': statistics.median(cpu_per_wall),
+            'batch_draw_s': draw_s,
+            'cost_first': float(sum(costs[:k]) / k),
+            'cost_last': float(sum(costs[-k:]) / k),
+            'n_steps_total': len(costs),
+        }
+    )
+    return out
 
 
-def _time_validation(trainer, args):
+def _time_validation(trainer, args, compiles=False):
+    """Median of ``val_repeats`` validation passes (after a first,
+    compiling one for the jit-compiled peers: ``val_first_call_s``)."""
     x, xmask, y, ymask = _validation_set(args.seed + 2)
+    out = {}
+    if compiles:
+        start = time.perf_counter()
+        trainer.evaluate(x, y, xmask, ymask)
+        out['val_first_call_s'] = time.perf_counter() - start
     times = []
     for _ in range(args.val_repeats):
         start = time.perf_counter()
         result = trainer.evaluate(x, y, xmask, ymask)
         times.append(time.perf_counter() - start)
-    return {
-        'val_s': statistics.median(times),
-        'val_s_repeats': times,
-        'val_input_width': int(x.shape[1]),
-        'val_accuracy_untrained': result['accuracy'],
-    }
+    out.update(
+        {
+            'val_s': statistics.median(times),
+            'val_s_repeats': times,
+            'val_input_width': int(x.shape[1]),
+            'val_accuracy_untrained': result['accuracy'],
+        }
+    )
+    return out
 
 
 def _blas_name(ldflags):
@@ -162,6 +210,9 @@ def worker_theano(args):
         'gcc.cxxflags': config.gcc.cxxflags,
         'blas': _blas_name(config.blas.ldflags),
         'compiledir': config.compiledir,
+        'openmp': config.openmp,
+        'allow_gc': config.allow_gc,
+        'linker': config.linker,
         'compat_changes': compat.changes(),
     }
     settings = RunSettings(
@@ -181,20 +232,29 @@ def worker_theano(args):
 
 
 def worker_torch(args):
+    """Eager PyTorch, or (``--engine torch-compile``) its training step
+    under ``torch.compile``."""
     start = time.perf_counter()
     import torch
 
     sys.path.insert(0, HERE)
-    from torch_models import TorchTrainer, build_torch_model
+    from torch_models import (
+        CompiledTorchTrainer,
+        TorchTrainer,
+        build_torch_model,
+    )
 
-    out = {'engine': 'torch', 'import_s': time.perf_counter() - start}
+    compiled = args.engine == 'torch-compile'
+    out = {'engine': args.engine, 'import_s': time.perf_counter() - start}
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = _model_config(args.model)
     config.pop('unroll_scan', None)
-    trainer = TorchTrainer(
-        build_torch_model(args.model, **config), native_optim=args.native_optim
-    )
+    model = build_torch_model(args.model, **config)
+    if compiled:
+        trainer = CompiledTorchTrainer(model)
+    else:
+        trainer = TorchTrainer(model, native_optim=args.native_optim)
     out['torch'] = {
         'version': torch.__version__,
         'num_threads': torch.get_num_threads(),
@@ -204,9 +264,41 @@ def worker_torch(args):
             if args.native_optim
             else 'Lasagne-form Adam + clipping'
         ),
+        'compiled': compiled,
     }
-    out.update(_time_training(trainer, args))
-    out.update(_time_validation(trainer, args))
+    out.update(_time_training(trainer, args, compiles=compiled))
+    out.update(_time_validation(trainer, args, compiles=compiled))
+    if compiled:
+        out['compile_s'] = out['first_calls_s'] + out['val_first_call_s']
+    out.update(projection(args.model, out['samples_per_s'], out['val_s']))
+    return out
+
+
+def worker_jax(args):
+    """JAX: the recurrences as ``lax.scan``, the training step jitted."""
+    start = time.perf_counter()
+    import jax
+
+    sys.path.insert(0, HERE)
+    from jax_models import JaxTrainer, init_params
+
+    out = {'engine': 'jax', 'import_s': time.perf_counter() - start}
+    config = _model_config(args.model)
+    config.pop('unroll_scan', None)
+    trainer = JaxTrainer(
+        args.model,
+        init_params(args.model, args.seed, **config),
+        max_digits=config['max_digits'],
+    )
+    out['jax'] = {
+        'version': jax.__version__,
+        'jaxlib': __import__('jaxlib').__version__,
+        'devices': [str(d) for d in jax.devices()],
+        'XLA_FLAGS': os.environ.get('XLA_FLAGS', ''),
+    }
+    out.update(_time_training(trainer, args, compiles=True))
+    out.update(_time_validation(trainer, args, compiles=True))
+    out['compile_s'] = out['first_calls_s'] + out['val_first_call_s']
     out.update(projection(args.model, out['samples_per_s'], out['val_s']))
     return out
 
@@ -252,6 +344,8 @@ def worker_full(args):
 ENGINES = {
     'theano': worker_theano,
     'torch': worker_torch,
+    'torch-compile': worker_torch,
+    'jax': worker_jax,
     'full': worker_full,
 }
 
@@ -274,7 +368,7 @@ def make_parser():
     parser.add_argument('--native-optim', action='store_true')
     parser.add_argument('--original-scan-check', action='store_true')
     parser.add_argument('--notebook-crossentropy', action='store_true')
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=1)
     return parser
 
 

@@ -39,9 +39,12 @@ def main():
         help='train on one fixed batch (one input length)',
     )
     args = parser.parse_args()
+    # compat sets Theano's flags, so the package comes first.
+    import seq2seq_lasagne  # noqa: F401
+
+    # isort: split
     import theano
 
-    import seq2seq_lasagne  # noqa: F401  (before theano)
     from seq2seq_lasagne.compat import user_flags
     from seq2seq_lasagne.data_generator import get_batch
     from seq2seq_lasagne.settings import RunSettings

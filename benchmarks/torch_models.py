@@ -85,8 +85,10 @@ __all__ = [
     'TorchAttention',
     'build_torch_model',
     'LasagneAdam',
+    'TensorStepAdam',
     'clip_gradients',
     'TorchTrainer',
+    'CompiledTorchTrainer',
     'load_lasagne_params',
     'export_lasagne_params',
 ]
@@ -304,6 +306,33 @@ class LasagneAdam(object):
             m.mul_(b1).add_(g, alpha=1 - b1)
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
             p.addcdiv_(m, v.sqrt().add_(self.epsilon), value=-a_t)
+
+
+class TensorStepAdam(LasagneAdam):
+    """:class:`LasagneAdam` with its step counter a tensor, for
+    ``torch.compile``.
+
+    A Python counter is a constant to ``torch.compile``: every step would
+    be a new graph.  Here ``t`` and the bias correction ``a_t`` are float32
+    tensors, and the step is ``p -= a_t m / (sqrt(v) + epsilon)``, the
+    very expression of Lasagne 0.1 (Theano computes ``a_t`` in float32
+    too).
+    """
+
+    def __init__(self, params, learning_rate=0.005, **kwargs):
+        super().__init__(params, learning_rate, **kwargs)
+        self.t = torch.zeros(())
+
+    @torch.no_grad()
+    def step(self):
+        self.t.add_(1)
+        b1, b2 = self.beta1, self.beta2
+        a_t = self.lr * torch.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            p.sub_(a_t * m / (v.sqrt() + self.epsilon))
 
 
 class TorchTrainer(object):
@@ -536,3 +565,85 @@ def export_lasagne_params(model, grads=False):
     out['SoftmaxOutput.W'] = _tensor_value(model.out.weight, grads).T
     out['SoftmaxOutput.b'] = _tensor_value(model.out.bias, grads)
     return out
+
+
+class CompiledTorchTrainer(TorchTrainer):
+    """:class:`TorchTrainer` whose training step runs under
+    ``torch.compile``.
+
+    The whole step -- forward pass, cost, ``backward()``, the clipping and
+    Adam -- is one compiled function (``torch.compile`` splits it where
+    autograd's ``backward()`` runs: the forward graph with its compiled
+    backward, then clipping and Adam); the validation pass compiles the
+    model's forward.  Adam is :class:`TensorStepAdam`, so that the step
+    counter does not recompile the graph.
+
+    Parameters
+    ----------
+    model : TorchBaseline or TorchAttention
+    learning_rate, grad_clip, max_norm : float
+    mode : str or None
+        ``torch.compile``'s mode (None: its default).
+    dynamic : bool or None
+        ``torch.compile``'s ``dynamic`` (None: recompile once, then treat
+        the input length as symbolic).
+    """
+
+    def __init__(
+        self,
+        model,
+        learning_rate=0.005,
+        grad_clip=3.0,
+        max_norm=3.0,
+        mode=None,
+        dynamic=None,
+    ):
+        super().__init__(model, learning_rate, grad_clip, max_norm)
+        self.optimizer = TensorStepAdam(self.params, learning_rate)
+        self.mode, self.dynamic = mode, dynamic
+        self._step = torch.compile(
+            self._eager_step, mode=mode, dynamic=dynamic
+        )
+        self._grads = torch.compile(
+            self._eager_grads, mode=mode, dynamic=dynamic
+        )
+        self._forward = torch.compile(model, mode=mode, dynamic=dynamic)
+
+    def _eager_grads(self, x, xmask, y):
+        for p in self.params:
+            p.grad = None
+        cost, acc, _ = self.loss(x, xmask, y)
+        cost.backward()
+        clip_gradients(self.params, self.grad_clip, self.max_norm)
+        return cost.detach(), acc
+
+    def _eager_step(self, x, xmask, y):
+        cost, acc = self._eager_grads(x, xmask, y)
+        self.optimizer.step()
+        return cost, acc
+
+    def compute_gradients(self, x, xmask, y):
+        """Fill ``p.grad`` with the clipped gradients (compiled)."""
+        return self._grads(*self._tensors(x, xmask, y))
+
+    def train_step(self, x, y, xmask, ymask=None):
+        """One compiled Adam step; returns ``(cost, accuracy)``."""
+        cost, acc = self._step(*self._tensors(x, xmask, y))
+        return float(cost), float(acc)
+
+    @torch.no_grad()
+    def evaluate(self, x, y, xmask, ymask=None):
+        """As :meth:`TorchTrainer.evaluate`, with the compiled forward."""
+        x, xmask = self._tensors(x, xmask)
+        logits = self._forward(x, xmask)
+        output = torch.softmax(logits, dim=-1)
+        acc = float('nan')
+        if y is not None:
+            yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+            acc = float((logits.argmax(dim=-1) == yt).float().mean())
+        alpha = getattr(self.model, 'alpha', None)
+        return {
+            'accuracy': acc,
+            'output': output.numpy(),
+            'alpha': None if alpha is None else alpha.numpy(),
+        }

@@ -329,7 +329,14 @@ def render_text(text, origin='<text>'):
             raise RenderError(
                 '%s: unknown renderer in "%s"' % (origin, match.group('spec'))
             )
-        body = RENDERERS[words[0]](*words[1:])
+        if len(words) > 1 and not (ROOT / words[1]).exists():
+            # Said in the document, not rendered from nothing: the block
+            # fills in once the command that measures it has written it.
+            body = (
+                '*Not measured yet: `%s` has not been written.*\n' % (words[1])
+            )
+        else:
+            body = RENDERERS[words[0]](*words[1:])
         return match.group(1) + body + match.group(4)
 
     return BLOCK.sub(replace, text)

@@ -1,0 +1,91 @@
+"""The docs' figures are rendered from the committed result files."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'scripts'))
+
+import render_docs  # noqa: E402
+
+
+def test_every_rendered_block_is_current(capsys):
+    code = render_docs.main(['--check'])
+    assert code == 0, capsys.readouterr().err
+
+
+def test_a_stale_block_is_found_and_rewritten(tmp_path, monkeypatch):
+    summary = {
+        'attention': {
+            'seeds': [0, 1],
+            'final': [0.5, 0.9],
+            'median': 0.7,
+            'min': 0.5,
+            'max': 0.9,
+            'best': [0.6, 0.9],
+            'left_plateau': [False, True],
+        },
+        '_run': {'command': 'seq2seq-lasagne reproduce --out x'},
+    }
+    (tmp_path / 'summary.json').write_text(json.dumps(summary))
+    doc = tmp_path / 'doc.md'
+    doc.write_text(
+        'before\n<!-- render: reproduction-brief summary.json -->'
+        '\nold figures\n<!-- end render -->\nafter\n'
+    )
+    monkeypatch.setattr(render_docs, 'ROOT', tmp_path)
+    assert render_docs.main(['--check', str(doc)]) == 1
+    assert render_docs.main([str(doc)]) == 0
+    text = doc.read_text()
+    assert 'old figures' not in text
+    assert (
+        '| attention | 0.700 (0.500–0.900); 1 of 2 left the plateau |' in text
+    )
+    assert text.startswith('before\n') and text.endswith('after\n')
+    assert render_docs.main(['--check', str(doc)]) == 0
+
+
+def test_unknown_renderer_or_damaged_file_is_one_line(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(render_docs, 'ROOT', tmp_path)
+    (tmp_path / 'damaged.json').write_text('{"parts": [')
+    doc = tmp_path / 'doc.md'
+    for spec in ('no-such-renderer x', 'ci-time damaged.json'):
+        doc.write_text('<!-- render: %s -->\n<!-- end render -->\n' % spec)
+        assert render_docs.main(['--check', str(doc)]) == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and err.startswith('render_docs: error:')
+
+
+def test_a_file_not_yet_written_is_said_not_invented(tmp_path, monkeypatch):
+    monkeypatch.setattr(render_docs, 'ROOT', tmp_path)
+    doc = tmp_path / 'doc.md'
+    doc.write_text(
+        '<!-- render: ci-time later.json -->\n<!-- end render -->\n'
+    )
+    assert render_docs.main([str(doc)]) == 0
+    text = doc.read_text()
+    assert 'Not measured yet: `later.json`' in text
+    (tmp_path / 'later.json').write_text(
+        '{"parts": [{"name": "suite", "seconds": 120}], "total_seconds": 120}'
+    )
+    assert render_docs.main(['--check', str(doc)]) == 1
+    assert render_docs.main([str(doc)]) == 0
+    assert '| suite | 2.0 |' in doc.read_text()
+
+
+@pytest.mark.parametrize(
+    'path',
+    sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / 'docs' / 'results').rglob('*.json')
+    ),
+)
+def test_result_files_say_what_made_them(path):
+    data = json.loads((ROOT / path).read_text())
+    run = data.get('_run') if isinstance(data, dict) else None
+    assert run and run.get('command'), '%s has no _run.command' % path

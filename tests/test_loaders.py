@@ -114,6 +114,7 @@ def test_params_from_arbitrary_npz(model, tmp_path, members):
     assert_unchanged(model, before)
 
 
+@pytest.mark.slow  # 150 draws of every parameter array of a model
 @SETTINGS
 @given(data=st.data())
 def test_params_of_the_right_names_and_shapes(model, tmp_path, data):

@@ -28,8 +28,9 @@ not used.
 
 That OpenBLAS is also set to one thread unless ``OPENBLAS_NUM_THREADS``,
 ``GOTO_NUM_THREADS`` or ``OMP_NUM_THREADS`` is set: the lab's products are
-10-40 wide, too small to share (1.0-1.07x on the attention model; see
-``benchmarks/``).
+10-40 wide, too small to gain from being split between threads (the
+``openblas_2threads`` lever of ``benchmarks/bench_driver.py`` measures it;
+``benchmarks/README.md`` holds the figures).
 """
 
 import ctypes

@@ -5,8 +5,10 @@
 ``gcc.cxxflags``
     ``-D__FAST_MATH__``: glibc's ``math.h`` then declares its vector math
     library (libmvec), so g++ vectorises the ``tanhf``/``expf`` loops of
-    Theano's elementwise C code; the attention decoder's ``tanh`` runs
-    about 20x faster (see the README's Speed section).  Unlike
+    Theano's elementwise C code instead of calling the scalar function
+    once per element, which dominates the attention decoder's ``tanh``
+    (the ``no_fast_math`` lever of ``benchmarks/bench_driver.py``
+    measures it; ``benchmarks/README.md`` holds the figures).  Unlike
     ``-ffast-math`` this links no ``crtfastmath`` (denormals keep working)
     and leaves IEEE semantics alone; libmvec's results are within 4 ulp.
 ``blas.ldflags``

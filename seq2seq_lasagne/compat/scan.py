@@ -13,7 +13,10 @@
     is a ``memoryview``, and comparing two of them unpacks and compares
     every element in Python's struct code.  The gradient of the attention
     decoder compares its (batch, input length, 20) accumulators that way at
-    every step: about 12 ms of a 70 ms training step.  The second test is
+    every step, a Python-level cost that grows with the batch and the input
+    length (the ``scan_memoryview_check`` lever of
+    ``benchmarks/bench_driver.py`` measures its share of a training step;
+    ``benchmarks/README.md`` holds the figures).  The second test is
     dropped, in the function's own source: an ndarray object keeps its
     buffer for life (Theano's ops allocate a new array rather than move an
     old one's data), so the identity test already answers the question.

@@ -9,7 +9,7 @@ training loop does.  Prints one JSON line::
 
 ``seconds`` is from this script's start (kernel start included) to the end
 of the step; ``compiled`` counts the C modules Theano added to its compile
-directory meanwhile (0 when the image's compile cache served every graph).
+directory meanwhile, ``compiled_ops`` names their op classes.
 Used by tests/test_container.py and to measure docs/CONTAINER.md's figure::
 
     python docker/first_step.py [NOTEBOOK]
@@ -40,6 +40,22 @@ def compiled_modules(compiledir):
             os.path.join(dirpath, f) for f in files if f.endswith('.so')
         )
     return found
+
+
+def op_classes(modules):
+    """The op classes whose C code the given module files hold (read from
+    the ``// Op class X`` lines of each module's ``mod.cpp``)."""
+    found = set()
+    for module in modules:
+        source = os.path.join(os.path.dirname(module), 'mod.cpp')
+        try:
+            with open(source) as f:
+                for line in f:
+                    if line.startswith('// Op class '):
+                        found.add(line.split()[-1])
+        except OSError:
+            found.add('?')
+    return sorted(found)
 
 
 def compiledir():
@@ -108,12 +124,14 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 1
+    new = compiled_modules(directory) - before
     print(
         json.dumps(
             {
                 'seconds': round(end - START, 2),
                 'kernel_seconds': round(end - kernel_start, 2),
-                'compiled': len(compiled_modules(directory) - before),
+                'compiled': len(new),
+                'compiled_ops': op_classes(new),
                 'compiledir': directory,
             }
         )

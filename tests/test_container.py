@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from seq2seq_lasagne.settings import QUICK
+
 ROOT = Path(__file__).resolve().parents[1]
 PODMAN = ROOT / 'scripts' / 'podman.sh'
 ARTIFACTS = ROOT / 'test-artifacts'
@@ -203,6 +205,14 @@ def test_image_size_is_printed(image, capsys):
 # The compile cache: a fresh container with a fresh home compiles nothing
 
 
+#: Theano 1.0.5 compiles the module of one DimShuffle of the attention
+#: graph again in every process: its cache key (with a ParamsType) never
+#: matches the one stored (the image's cache holds one copy per process of
+#: the warm step).  It takes seconds; every other module must come from the
+#: image's cache.
+RECOMPILED_IN_EVERY_PROCESS = {'DimShuffle'}
+
+
 def _seeded(image):
     """The compile directories the image ships."""
     res = run(image, 'sh', '-c', 'ls /opt/seq2seq-lasagne/theano-cache')
@@ -232,8 +242,19 @@ def test_a_fresh_empty_home_gets_the_compile_cache(image, tmp_path):
         './' + str(p.relative_to(home / '.theano'))
         for p in (home / '.theano').rglob('*.so')
     )
-    assert here == shipped, 'the doctor compiled %s' % sorted(
-        set(here) - set(shipped)
+    new = sorted(set(here) - set(shipped))
+    ops = {
+        line.split()[-1]
+        for module in new
+        for line in (home / '.theano' / module)
+        .parent.joinpath('mod.cpp')
+        .read_text()
+        .splitlines()
+        if line.startswith('// Op class ')
+    }
+    assert set(shipped) <= set(here)
+    assert len(new) <= 1 and ops <= RECOMPILED_IN_EVERY_PROCESS, (
+        'the doctor compiled %s (%s)' % (new, sorted(ops))
     )
 
 
@@ -258,7 +279,8 @@ def test_first_attention_step_of_the_lab_compiles_nothing(image, capsys):
     finally:
         podman('volume', 'rm', '--force', volume, check=False)
     assert facts['compiledir'].startswith(HOME + '/.theano/')
-    assert facts['compiled'] == 0
+    assert facts['compiled'] <= 1, facts
+    assert set(facts['compiled_ops']) <= RECOMPILED_IN_EVERY_PROCESS, facts
     facts['podman_run_seconds'] = round(wall, 2)
     record('first_attention_step', facts)
     with capsys.disabled():
@@ -305,7 +327,8 @@ def test_lab_notebooks_run_as_uid_1000_into_a_host_work_folder(
         ]
         assert not [o for o in outputs if o['output_type'] == 'error']
         text = ''.join(''.join(o.get('text', '')) for o in outputs)
-        assert 'QUICK = True' in text
+        # Quick mode's sample counts, as the parameters cell prints them.
+        assert 'samples_to_process %d ' % QUICK['samples'] in text, text[:300]
     shutil.copytree(
         work / 'executed',
         ARTIFACTS / 'container-notebooks',

@@ -468,3 +468,72 @@ def test_train_rejects_restarts_for_the_baseline(capsys):
     code = main(['train', '--plateau-restarts', '1', '--out', 'x'])
     err = capsys.readouterr().err
     assert code == 2 and err.count('\n') == 1 and 'attention' in err
+
+
+def _study_script():
+    import importlib.util
+
+    path = os.path.join(
+        os.path.dirname(__file__), '..', 'scripts', 'plateau_study.py'
+    )
+    spec = importlib.util.spec_from_file_location('plateau_study', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_study_workers_get_one_thread_and_a_cache_each(monkeypatch, tmp_path):
+    study = _study_script()
+    monkeypatch.setenv('THEANO_FLAGS', 'floatX=float32')
+    monkeypatch.setenv('OMP_NUM_THREADS', '8')
+    envs = [study._worker_env(str(tmp_path), slot) for slot in (0, 1)]
+    caches = []
+    for env in envs:
+        flags = env['THEANO_FLAGS'].split(',')
+        assert flags[0] == 'floatX=float32'  # the user's flags kept
+        (cache,) = [f for f in flags if f.startswith('base_compiledir=')]
+        caches.append(cache.split('=', 1)[1])
+        assert env['OMP_NUM_THREADS'] == env['OPENBLAS_NUM_THREADS'] == '1'
+    assert caches[0] != caches[1]
+    assert all(c.startswith(str(tmp_path)) for c in caches)
+
+
+def test_study_rejects_bad_arguments(capsys, tmp_path):
+    study = _study_script()
+    for argv in (
+        ['--seeds', '0', '--budget', '60'],  # a budget needs workers
+        ['--seeds', '0', '--jobs', '0'],
+        ['--seeds', '-1'],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            study.main(['--out', str(tmp_path)] + argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2
+        assert err.splitlines()[-1].startswith('plateau_study: error:')
+
+
+def test_study_json_keeps_only_finished_runs(tmp_path):
+    study = _study_script()
+    root = str(tmp_path)
+    for seed, accuracies in ((0, [0.26, 0.5]), (1, [0.26, 0.27])):
+        write_run(root, seed, accuracies)
+        run_dir = os.path.join(root, 'attention', 'seed_%d' % seed)
+        with open(os.path.join(run_dir, 'diagnostics.json'), 'w') as f:
+            json.dump({'seed': seed, 'records': [{'samples': 0}]}, f)
+    # seed 1 was stopped by the budget; seed 2 never started
+    path = os.path.join(root, 'attention', 'seed_1', 'metrics.json')
+    with open(path) as f:
+        metrics = json.load(f)
+    with open(path, 'w') as f:
+        json.dump(dict(metrics, interrupted=True), f)
+    quick = {'val_interval': 5000}
+    gathered = study.gather(root, [0, 1, 2], 'cmd', 10000, quick)
+    assert list(gathered['runs']) == ['0']
+    assert gathered['unfinished'] == [1, 2]
+    run = gathered['runs']['0']
+    assert run['exit_samples'] == 10000 and run['final'] == 0.5
+    assert run['curve'] == [[5000, 0.26], [10000, 0.5]]
+    assert gathered['samples'] == 10000
+    assert gathered['_run']['command'] == 'cmd'
+    # More samples asked than trained: not finished.
+    assert study.gather(root, [0], None, 15000, quick)['unfinished'] == [0]

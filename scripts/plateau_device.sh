@@ -135,6 +135,8 @@ left=$((budget - ($(date +%s) - t0) - reserve))
 args=(--out "$work/runs" --seeds $seeds --jobs "$jobs" --budget "$left"
       --json "$out/plateau-study.json" --summary "$out/summary.json")
 [ -n "${S2S_SAMPLES:-}" ] && args+=(--samples "$S2S_SAMPLES")
+# What the JSON files record: this script and its settings, no local paths.
+args+=(--command "S2S_BUDGET=$budget S2S_JOBS=$jobs S2S_SEEDS='$seeds'${S2S_SAMPLES:+ S2S_SAMPLES=$S2S_SAMPLES} bash scripts/plateau_device.sh OUTDIR")
 # shellcheck disable=SC2206  # (words on purpose)
 [ -n "${S2S_STUDY_ARGS:-}" ] && args+=(${S2S_STUDY_ARGS})
 say "plateau_study.py ${args[*]}"

@@ -625,6 +625,11 @@ def _parser():
         'included)',
     )
     parser.add_argument(
+        '--command',
+        help='the command to record in the JSON files (default: this one; '
+        'a wrapper script gives its own, without local paths)',
+    )
+    parser.add_argument(
         '--gather-only',
         action='store_true',
         help='train nothing, only write --json and --summary',
@@ -639,6 +644,15 @@ def _parser():
         '--worker', action='store_true', help=argparse.SUPPRESS
     )
     return parser
+
+
+def _check_settings(parser, samples, quick):
+    import seq2seq_lasagne  # noqa: F401  (the legacy-stack fixes first)
+
+    try:
+        _settings(0, samples, quick)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def main(argv=None):
@@ -657,13 +671,14 @@ def main(argv=None):
         )
         if v is not None
     }
-    import seq2seq_lasagne  # noqa: F401  (the legacy-stack fixes first)
-    from seq2seq_lasagne.checkpoint import write_json
-
-    try:
-        _settings(0, args.samples, quick)
-    except ValueError as exc:
-        parser.error(str(exc))
+    parent = args.jobs is not None and not args.worker and not args.gather_only
+    if parent:
+        # Theano is imported here only to gather, after the workers: from
+        # worker 0's cache, warm and free by then (a cache of its own would
+        # compile Theano's own modules while the budget runs out).
+        os.environ['THEANO_FLAGS'] = _worker_env(args.out, 0)['THEANO_FLAGS']
+    else:
+        _check_settings(parser, args.samples, quick)
 
     def log(message):
         print(
@@ -699,7 +714,10 @@ def main(argv=None):
             return code
     if args.worker:
         return code
-    command = ' '.join(
+    _check_settings(parser, args.samples, quick)
+    from seq2seq_lasagne.checkpoint import write_json
+
+    command = args.command or ' '.join(
         ['python scripts/plateau_study.py'] + [shlex.quote(a) for a in argv]
     )
     gathered = gather(args.out, seeds, command, args.samples, quick)

@@ -352,6 +352,7 @@ def study(out_dir, seeds, samples=None, log=print, quick=None):
             )
             continue
         if trainer is None:
+            log('seed %d: compiling the model and the diagnostics' % seed)
             trainer = build_trainer(settings)
             trainer.compile()
             diagnostics = Diagnostics(trainer, settings)

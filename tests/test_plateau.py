@@ -226,6 +226,7 @@ def train_cli(capsys, out, *extra):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_train_says_when_a_run_is_still_on_the_plateau(
     capsys, tmp_path, cli_trainer
 ):
@@ -388,6 +389,7 @@ def curve(metrics):
     ]
 
 
+@pytest.mark.slow
 def test_a_run_restarts_once_on_the_plateau_and_resumes_exactly(
     monkeypatch, tmp_path, short_attention
 ):

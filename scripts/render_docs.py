@@ -309,6 +309,158 @@ def hub_measure(path):
     )
 
 
+def _recipe(summary):
+    """How a reproduce summary's runs differ from the notebook's recipe."""
+    options = (summary.get('_run') or {}).get('options') or {}
+    if not options:
+        return "the notebook's"
+    return ', '.join(
+        '`--%s %s`' % (k.replace('_', '-'), v) for k, v in options.items()
+    )
+
+
+def plateau_table(*paths):
+    """Leaving the plateau, one row per reproduce summary (a recipe)."""
+    from seq2seq_lasagne.reporting import plateau_table as table
+
+    rows, made = [], []
+    for path in paths:
+        summary = _load(path)
+        entry = summary.get('attention') or {}
+        if 'plateau' not in entry:
+            raise RenderError('%s: no plateau statistics' % path)
+        rows.append((_recipe(summary), entry['plateau']))
+        made.append('`%s`: %s' % (path, _made_by(summary.get('_run'))))
+    return '%s\n\nMade by %s.\n' % (table(rows), '; '.join(made))
+
+
+def plateau_runs(path):
+    """Per seed: when its run left the plateau, and its final accuracy."""
+    from seq2seq_lasagne.reporting import plateau_runs_table
+
+    summary = _load(path)
+    table = plateau_runs_table(summary.get('attention') or {})
+    if not table:
+        raise RenderError('%s: no attention runs with plateau data' % path)
+    return '%s\n\nFrom `%s`.\n' % (table, path)
+
+
+#: The diagnostics of scripts/plateau_study.py the docs show, in order.
+STUDY_ROWS = (
+    ('attention_entropy', 'attention entropy (1 = uniform)'),
+    ('attention_pad_mass', 'attention on padded positions'),
+    ('pad_share', 'share of padded positions'),
+    ('attention_end_mass', 'attention on the final encoder state'),
+    ('attention_word_mass', "attention on the digit's own word"),
+    ('attention_step_change', 'attention change from step to step'),
+    ('attention_score_spread', 'spread of the attention scores'),
+    ('attention_peak_slope', 'slope of the attention peak (chars/digit)'),
+    ('decoder_hidden_step_std', "decoder state's change over the steps"),
+    ('encoder_position_std', "encoder state's change over the input"),
+    ('grad_norm', 'gradient norm, raw'),
+    ('grad_norm_alignment', 'gradient norm, alignment network'),
+    ('grad_norm_encoder', 'gradient norm, encoder'),
+    ('grad_norm_decoder', 'gradient norm, decoder LSTM'),
+    ('grad_norm_output', 'gradient norm, output layer'),
+    ('grad_elements_clipped', 'gradient elements beyond ±3'),
+    ('grad_total_norm_scaled', 'batches scaled down to norm 3'),
+    ('step_alignment', 'alignment weights moved per step'),
+    ('step_encoder', 'encoder weights moved per step'),
+    ('step_decoder', 'decoder weights moved per step'),
+    ('cost', 'training cost'),
+)
+
+
+def _ranks(values):
+    import numpy as np
+
+    order = np.argsort(values, kind='mergesort')
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    # ties share their mean rank
+    values = np.asarray(values)
+    for v in np.unique(values):
+        tied = values == v
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def _spearman(x, y):
+    import numpy as np
+
+    if len(x) < 3:
+        return None
+    a, b = _ranks(x), _ranks(y)
+    if a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def plateau_study(path, *points):
+    """Diagnostics of the runs that left the plateau by the threshold and
+    of those that had not, at the given sample counts."""
+    import numpy as np
+
+    study = _load(path)
+    after = study['after']
+    runs = study['runs']
+    points = [int(p) for p in points] or [0]
+    late = sorted(
+        int(s)
+        for s, r in runs.items()
+        if r['exit_samples'] is None or r['exit_samples'] > after
+    )
+    early = sorted(int(s) for s in runs if int(s) not in late)
+    horizon = max(r['curve'][-1][0] for r in runs.values())
+    header = ['| diagnostic |']
+    rule = ['|---|']
+    for p in points:
+        header.append(' at %d: left by %d / not / ρ |' % (p, after))
+        rule.append('---|')
+    lines = [''.join(header), ''.join(rule)]
+    for key, label in STUDY_ROWS:
+        cells = []
+        for p in points:
+            values, exits, group = [], [], []
+            for seed, run in runs.items():
+                record = {r['samples']: r for r in run['records']}.get(p)
+                if record is None or record.get(key) is None:
+                    continue
+                values.append(record[key])
+                exit_ = run['exit_samples']
+                exits.append(horizon + 1 if exit_ is None else exit_)
+                group.append(int(seed) in late)
+            if not values:
+                cells.append('–')
+                continue
+            values, group = np.array(values), np.array(group)
+            a = (
+                _fmt(float(np.median(values[~group])))
+                if (~group).any()
+                else '–'
+            )
+            b = _fmt(float(np.median(values[group]))) if group.any() else '–'
+            rho = _spearman(list(values), exits)
+            cells.append(
+                '%s / %s / %s' % (a, b, '–' if rho is None else '%+.2f' % rho)
+            )
+        lines.append('| %s | %s |' % (label, ' | '.join(cells)))
+    return (
+        '%s\n\nMedians over the runs that left the plateau by %d samples '
+        '(seeds %s) and over those that had not (seeds %s); ρ: Spearman '
+        'rank correlation with the samples at which a run left the plateau '
+        '(never counts as last). From `%s` (%s).\n'
+        % (
+            '\n'.join(lines),
+            after,
+            ', '.join(map(str, early)) or 'none',
+            ', '.join(map(str, late)) or 'none',
+            path,
+            _made_by(study.get('_run')),
+        )
+    )
+
+
 RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
@@ -317,6 +469,9 @@ RENDERERS = {
     'nbgrader-steps': nbgrader_steps,
     'reference-weights': reference_weights,
     'hub-measure': hub_measure,
+    'plateau-table': plateau_table,
+    'plateau-runs': plateau_runs,
+    'plateau-study': plateau_study,
 }
 
 

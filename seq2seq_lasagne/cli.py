@@ -118,6 +118,18 @@ def _add_run_options(p, samples_help):
     )
 
 
+def _add_restarts_option(p):
+    p.add_argument(
+        '--plateau-restarts',
+        type=_int,
+        default=RunSettings.plateau_restarts,
+        metavar='N',
+        help='attention model: start a run still on the plateau after '
+        'the measured threshold again from new weights, at most N times '
+        "(default %(default)s, the notebook's recipe; docs/PLATEAU.md)",
+    )
+
+
 def make_parser():
     parser = _Parser(
         prog=PROG,
@@ -140,6 +152,16 @@ def make_parser():
         '--fresh',
         action='store_true',
         help='ignore a checkpoint in --out and start again',
+    )
+    _add_restarts_option(p)
+    p.add_argument(
+        '--plateau-after',
+        type=_int,
+        default=None,
+        metavar='SAMPLES',
+        help='attention model: say so when the run is still on the '
+        'plateau after this many samples (default: the threshold measured '
+        "at the notebook's settings, docs/PLATEAU.md)",
     )
     _add_run_options(
         p,
@@ -176,6 +198,7 @@ def make_parser():
         '--seeds', type=_int, nargs='+', default=list(REPRODUCE_SEEDS)
     )
     p.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
+    _add_restarts_option(p)
     p.add_argument(
         '--samples',
         type=_int,
@@ -224,9 +247,15 @@ def _cmd_train(args):
             target_mask=args.target_mask,
             unroll_scan=args.unroll_scan,
             decoder_mask=args.decoder_mask,
+            plateau_restarts=args.plateau_restarts,
         )
     except ValueError as exc:
         raise UsageError(str(exc))
+    if args.plateau_after is not None and args.plateau_after < 1:
+        raise UsageError(
+            '--plateau-after must be a positive number of samples, got %d'
+            % args.plateau_after
+        )
     _check_out_dir(args.out)
     with _run_errors('--out %s' % args.out):
         metrics = train_run(
@@ -234,7 +263,8 @@ def _cmd_train(args):
             settings,
             resume=not args.fresh,
             progress=not args.no_progress,
-            log=lambda m: print(m, file=sys.stderr),
+            log=_log,
+            plateau_after=args.plateau_after,
         )
     if metrics['val_accuracy_samples'] is None:
         accuracy = 'no validation'
@@ -253,6 +283,11 @@ def _cmd_train(args):
             args.out,
         )
     )
+    from .plateau import check
+
+    message = check(settings, metrics['history'], args.plateau_after)
+    if message:
+        print('plateau: ' + message)
     if not metrics['interrupted']:
         return 0
     return 128 + signal.Signals[metrics['stopped_by']].value
@@ -279,6 +314,13 @@ def _run_errors(out):
         raise _Failed(str(exc))
     except WriteError as exc:  # before the run: its lock file
         raise UsageError('%s is not writable: %s' % (out, exc))
+
+
+def _log(message):
+    """A line on stderr that leaves a progress bar intact."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
 
 
 def _check_out_dir(path):
@@ -388,7 +430,14 @@ def _cmd_reproduce(args):
     for model in args.models:
         for seed in args.seeds:
             try:
-                RunSettings(model=model, samples=args.samples, seed=seed)
+                RunSettings(
+                    model=model,
+                    samples=args.samples,
+                    seed=seed,
+                    plateau_restarts=(
+                        args.plateau_restarts if model == 'attention' else 0
+                    ),
+                )
             except ValueError as exc:
                 raise UsageError(str(exc))
     _check_out_dir(args.out)
@@ -398,8 +447,9 @@ def _cmd_reproduce(args):
             seeds=args.seeds,
             models=args.models,
             samples=args.samples,
+            plateau_restarts=args.plateau_restarts,
             progress=not args.no_progress,
-            log=lambda m: print(m, file=sys.stderr),
+            log=_log,
             command=_command_line(args),
         )
     print('wrote %s' % report)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import theano
 
-from . import plotting
+from . import plateau, plotting
 from .atomic import WriteError
 from .checkpoint import (
     load_checkpoint,
@@ -28,7 +28,7 @@ from .data_generator import decode_prediction, get_batch
 from .interrupts import StopSignals
 from .metrics import accuracy_per_position, attention_diagonal
 from .runlock import RunLock
-from .seeding import seeded_rngs
+from .seeding import restart_seed, seeded_rngs
 from .training import NonFiniteCost, RunState, build_trainer, fit
 from .validation import ParamsError, read_json
 
@@ -164,8 +164,49 @@ def _write_outputs(
     }
     if result is not None and result['alpha'] is not None:
         metrics['attention_diagonal'] = attention_diagonal(result['alpha'])
+    if settings.model == 'attention':
+        metrics['plateau_exit_samples'] = plateau.exit_samples(state.history)
+    if settings.plateau_restarts:
+        metrics['attempts'] = _attempts(settings, state.history)
     write_json(os.path.join(run_dir, 'metrics.json'), metrics)
     return metrics
+
+
+def _attempts(settings, history):
+    """Each attempt of a run with restarts: its seed and first sample."""
+    out = [{'attempt': 0, 'seed': settings.seed, 'start': 0}]
+    previous = 0
+    for point in history:
+        attempt = point.get('attempt', 0)
+        if attempt != out[-1]['attempt']:
+            out.append(
+                {
+                    'attempt': attempt,
+                    'seed': restart_seed(settings.seed, attempt),
+                    'start': previous,
+                }
+            )
+        previous = point['samples']
+    return out
+
+
+def _restart(settings, trainer, attempt, state, log):
+    """Start a run still on the plateau again: new weights and batches
+    from the attempt's seed; returns the new batch generator."""
+    seed = restart_seed(settings.seed, attempt)
+    log(
+        'plateau: still on the plateau after %d samples: starting again '
+        'from new weights and batches (seed %d, restart %d of %d)'
+        % (
+            plateau.current_attempt(state.history)[-1]['samples'],
+            seed,
+            attempt,
+            settings.plateau_restarts,
+        )
+    )
+    trainer.reset(seed)
+    state.batch_rng_state = None
+    return seeded_rngs(seed)['batches']
 
 
 def _validate(trainer, validation):
@@ -174,7 +215,14 @@ def _validate(trainer, validation):
 
 
 def train_run(
-    run_dir, settings, resume=True, progress=True, trainer=None, log=print
+    run_dir,
+    settings,
+    resume=True,
+    progress=True,
+    trainer=None,
+    log=print,
+    on_validation=None,
+    plateau_after=None,
 ):
     """Train one model and write its run directory.
 
@@ -200,6 +248,13 @@ def train_run(
         seed).
     log : callable
         Where to print one-line messages.
+    on_validation : callable, optional
+        ``on_validation(state)`` after each validation, before the
+        checkpoint is saved (e.g. to record diagnostics).
+    plateau_after : int, optional
+        Samples past which an attention run still on the plateau is told
+        so (:func:`seq2seq_lasagne.plateau.check`; by default the measured
+        threshold, at the notebook's settings only).
 
     Returns
     -------
@@ -224,14 +279,34 @@ def train_run(
         raise WriteError(run_dir, exc)
     with RunLock(run_dir):
         return _train_locked(
-            run_dir, settings, resume, progress, trainer, log, start
+            run_dir,
+            settings,
+            resume,
+            progress,
+            trainer,
+            log,
+            start,
+            on_validation,
+            plateau_after,
         )
 
 
-def _train_locked(run_dir, settings, resume, progress, trainer, log, start):
+def _train_locked(
+    run_dir,
+    settings,
+    resume,
+    progress,
+    trainer,
+    log,
+    start,
+    on_validation,
+    plateau_after,
+):
     checkpoint = os.path.join(run_dir, 'checkpoint.npz')
     key = settings.as_dict()
     key.pop('samples')  # a run may be extended with more samples
+    if not settings.plateau_restarts:
+        key.pop('plateau_restarts')  # (checkpoints from before the option)
     saved = None
     if resume and os.path.lexists(checkpoint):
         saved = read_checkpoint(checkpoint, extra=key)
@@ -254,9 +329,35 @@ def _train_locked(run_dir, settings, resume, progress, trainer, log, start):
         log('resuming %s from %d samples' % (run_dir, state.samples_processed))
     kept = {'samples': state.samples_processed if saved else None}
 
-    def on_validation(state):
+    attempt, begin = plateau.attempt_of(state.history)
+    batches = rngs['batches']
+    if attempt:  # resuming a restart: its generator state is the checkpoint's
+        batches = seeded_rngs(restart_seed(settings.seed, attempt))['batches']
+
+    told = []
+
+    def tag(state):
+        # The validations of a restart carry its number (fit calls the
+        # note first, then on_validation).
+        if attempt:
+            state.history[-1]['attempt'] = attempt
+
+    def plateau_note(state):
+        tag(state)
+        message = plateau.check(settings, state.history, plateau_after)
+        if message and not told:
+            told.append(message)
+            log('plateau: ' + message)
+        return plateau.PROGRESS_NOTE if message else None
+
+    def after_validation(state):
+        tag(state)
+        if on_validation is not None:
+            on_validation(state)
         save_checkpoint(checkpoint, trainer, state, extra=key)
         kept['samples'] = state.samples_processed
+        # True stops fit here: the run starts again (see the loop below).
+        return plateau.restart_due(settings, state.history)
 
     def last_good():
         if kept['samples'] is None:
@@ -268,20 +369,30 @@ def _train_locked(run_dir, settings, resume, progress, trainer, log, start):
 
     try:
         with StopSignals() as stop:
-            state = fit(
-                trainer,
-                settings.samples,
-                validation,
-                rngs['batches'],
-                batch_size=settings.batch_size,
-                min_digits=settings.min_digits,
-                max_digits=settings.max_digits,
-                val_interval=settings.val_interval,
-                state=state,
-                on_validation=on_validation,
-                progress=progress,
-                stop=stop,
-            )
+            while True:
+                if plateau.restart_due(settings, state.history):
+                    attempt, begin = attempt + 1, state.samples_processed
+                    batches = _restart(settings, trainer, attempt, state, log)
+                    del told[:]
+                state = fit(
+                    trainer,
+                    begin + settings.samples,
+                    validation,
+                    batches,
+                    batch_size=settings.batch_size,
+                    min_digits=settings.min_digits,
+                    max_digits=settings.max_digits,
+                    val_interval=settings.val_interval,
+                    state=state,
+                    on_validation=after_validation,
+                    progress=progress,
+                    stop=stop,
+                    note=plateau_note,
+                )
+                if state.interrupted or not plateau.restart_due(
+                    settings, state.history
+                ):
+                    break
             measured_at = None
             if state.last_validation is not None:
                 measured_at = state.history[-1]['samples']

@@ -34,6 +34,8 @@ __all__ = [
     'recorded_table',
     'show_recorded',
     'write_report',
+    'plateau_table',
+    'plateau_runs_table',
     'fmt',
     'provenance',
 ]
@@ -173,6 +175,99 @@ def _per_position(entry):
     if all(not isinstance(v, (list, tuple)) for v in value):
         return np.array(_numbers(list(value)))  # one run
     return _mean_rows(list(value))
+
+
+def _spread(values):
+    values = [v for v in _numbers(values) if not math.isnan(v)]
+    if not values:
+        return '–'
+    return '%s (%s–%s)' % (
+        fmt(float(np.median(values))),
+        fmt(min(values)),
+        fmt(max(values)),
+    )
+
+
+def plateau_table(rows):
+    """A Markdown table of plateau statistics, one row per recipe.
+
+    Parameters
+    ----------
+    rows : list of (str, dict)
+        A label and :func:`seq2seq_lasagne.plateau.statistics` (the
+        ``'plateau'`` entry of a reproduce summary's attention model).
+
+    Returns
+    -------
+    str
+        Empty when no row holds statistics.
+    """
+    lines = [
+        '| recipe | runs | left the plateau (reached %s) | samples when '
+        'they left: median / 75%% / 90%% / latest | still on it at %s '
+        'samples | final accuracy of the runs that left: median (min–max) '
+        '| final accuracy of the others |'
+        % (
+            fmt(_number(rows[0][1].get('level')), 2) if rows else '–',
+            fmt(_number(rows[0][1].get('after')), 0) if rows else '–',
+        ),
+        '|---|---|---|---|---|---|---|',
+    ]
+    for label, stats in rows:
+        if not isinstance(stats, dict):
+            continue
+        exits = ' / '.join(
+            fmt(_number(stats.get(k)), 0)
+            for k in ('exit_median', 'exit_p75', 'exit_p90', 'exit_max')
+        )
+        lines.append(
+            '| %s | %s | %s | %s | %s | %s | %s |'
+            % (
+                label,
+                stats.get('runs', '–'),
+                stats.get('left', '–'),
+                exits,
+                stats.get('stuck_at_after', '–'),
+                _spread(stats.get('final_left')),
+                ', '.join(fmt(f) for f in _numbers(stats.get('final_stuck')))
+                or 'none',
+            )
+        )
+    return '\n'.join(lines) if len(lines) > 2 else ''
+
+
+def plateau_runs_table(entry):
+    """Per seed: when the run left the plateau and where it ended.
+
+    Parameters
+    ----------
+    entry : dict
+        The attention model's entry of a reproduce summary.
+    """
+    stats = entry.get('plateau') or {}
+    seeds = entry.get('seeds') or []
+    exits = stats.get('exit_samples') or []
+    finals = _numbers(entry.get('final'))
+    if not seeds or len(exits) != len(seeds) or len(finals) != len(seeds):
+        return ''
+    order = sorted(
+        range(len(seeds)),
+        key=lambda i: (exits[i] is None, exits[i] or 0, seeds[i]),
+    )
+    lines = [
+        '| seed | left the plateau at (samples) | final accuracy |',
+        '|---|---|---|',
+    ]
+    for i in order:
+        lines.append(
+            '| %s | %s | %s |'
+            % (
+                seeds[i],
+                'never' if exits[i] is None else fmt(_number(exits[i]), 0),
+                fmt(finals[i]),
+            )
+        )
+    return '\n'.join(lines)
 
 
 def _plateau_note(entry):
@@ -458,6 +553,19 @@ def write_report(out_dir, summary, histories):
 
 def _attention_lines(entry):
     lines = [_plateau_note(entry) + '.', '']
+    if isinstance(entry.get('plateau'), dict):
+        lines += [
+            '### The plateau',
+            '',
+            'A run has left the plateau once a validation reaches the '
+            'level below; `seq2seq-lasagne train` tells a run still on it '
+            'past the samples below (docs/PLATEAU.md).',
+            '',
+            plateau_table([("the notebook's", entry['plateau'])]),
+            '',
+            plateau_runs_table(entry),
+            '',
+        ]
     diagonal = [d for d in entry.get('diagonal', []) if d]
     if diagonal:
         lines += [

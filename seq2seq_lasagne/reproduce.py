@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from . import plateau
 from .checkpoint import write_json
 from .experiment import load_metrics, train_run
 from .reporting import provenance, write_report
@@ -19,10 +20,7 @@ from .runlock import RunLock
 from .settings import REPRODUCE_SEEDS, RunSettings
 from .training import build_trainer
 
-__all__ = ['reproduce', 'summarise', 'PLATEAU_EXIT']
-
-#: A run has left the attention plateau (near 0.25) above this accuracy.
-PLATEAU_EXIT = 0.6
+__all__ = ['reproduce', 'summarise']
 
 
 def _run_dir(out_dir, model, seed):
@@ -37,15 +35,27 @@ def _finished(metrics, samples):
     )
 
 
-def summarise(out_dir, models, seeds, command=None):
+def summarise(out_dir, models, seeds, command=None, options=None):
     """Collect the runs' metrics into one summary (also ``summary.json``).
+
+    Parameters
+    ----------
+    out_dir : str
+    models, seeds : sequence
+    command : str, optional
+        The command line that made the runs.
+    options : dict, optional
+        Settings that differ from the notebook's recipe, by field name.
 
     Returns
     -------
     summary : dict
         Per model: seeds, final and best accuracies and their statistics,
         accuracy per position, samples, timings; for the attention model
-        also whether each run left the plateau and its attention diagonal.
+        also whether each run left the plateau (reached
+        :data:`~seq2seq_lasagne.settings.PLATEAU_LEVEL`), when, and the
+        other :func:`seq2seq_lasagne.plateau.statistics`, and its attention
+        diagonal.
         Under ``'_run'``: when, how and on what it was made.
     histories : dict
         Per model, the validation history of each seed.
@@ -77,11 +87,15 @@ def summarise(out_dir, models, seeds, command=None):
             ],
         }
         if model == 'attention':
-            entry['left_plateau'] = [f >= PLATEAU_EXIT for f in finals]
+            stats = plateau.statistics([m['history'] for _, m in runs])
+            entry['left_plateau'] = [
+                e is not None for e in stats['exit_samples']
+            ]
+            entry['plateau'] = stats
             entry['diagonal'] = [m.get('attention_diagonal') for _, m in runs]
         summary[model] = entry
         histories[model] = [m['history'] for _, m in runs]
-    summary['_run'] = provenance(command)
+    summary['_run'] = dict(provenance(command), options=dict(options or {}))
     write_json(os.path.join(out_dir, 'summary.json'), summary)
     return summary, histories
 
@@ -94,6 +108,7 @@ def reproduce(
     progress=True,
     log=print,
     command=None,
+    plateau_restarts=0,
 ):
     """Train every model and seed not yet finished, then write the report.
 
@@ -108,6 +123,10 @@ def reproduce(
     log : callable
     command : str, optional
         The command line, recorded in ``summary.json``.
+    plateau_restarts : int
+        The attention model's
+        :attr:`~seq2seq_lasagne.settings.RunSettings.plateau_restarts`
+        (0: the notebook's recipe).
 
     Returns
     -------
@@ -120,11 +139,21 @@ def reproduce(
         Another process is writing ``out_dir``.
     """
     os.makedirs(out_dir, exist_ok=True)
+    options = (
+        {'plateau_restarts': plateau_restarts} if plateau_restarts else {}
+    )
     with RunLock(out_dir):
         for model in models:
             trainer = None
             for seed in seeds:
-                settings = RunSettings(model=model, samples=samples, seed=seed)
+                settings = RunSettings(
+                    model=model,
+                    samples=samples,
+                    seed=seed,
+                    plateau_restarts=(
+                        plateau_restarts if model == 'attention' else 0
+                    ),
+                )
                 run_dir = _run_dir(out_dir, model, seed)
                 if _finished(load_metrics(run_dir), settings.samples):
                     log('%s seed %d: done already' % (model, seed))
@@ -145,5 +174,7 @@ def reproduce(
                 )
                 if metrics['interrupted']:
                     raise KeyboardInterrupt
-        summary, histories = summarise(out_dir, models, seeds, command)
+        summary, histories = summarise(
+            out_dir, models, seeds, command, options
+        )
         return write_report(out_dir, summary, histories)

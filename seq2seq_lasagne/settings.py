@@ -15,6 +15,8 @@ __all__ = [
     'MERGES',
     'DEFAULT_SAMPLES',
     'REPRODUCE_SEEDS',
+    'PLATEAU_LEVEL',
+    'PLATEAU_SAMPLES',
     'QUICK',
     'QUICK_ENV',
     'GRADING_ENV',
@@ -33,6 +35,18 @@ DEFAULT_SAMPLES = {'baseline': 300000, 'attention': 150000}
 
 #: The seeds ``seq2seq-lasagne reproduce`` trains by default.
 REPRODUCE_SEEDS = (0, 1, 2, 3, 4)
+
+#: An attention run has left its plateau (the baseline's level, about
+#: 0.26) once a validation reaches this accuracy: between the plateau and
+#: where the runs that learn go, and crossed within a few validations
+#: (docs/PLATEAU.md).
+PLATEAU_LEVEL = 0.4
+
+#: Samples by which most attention runs at the notebook's settings have
+#: left the plateau; a run still on it then is told so, and what to do.
+#: Provisional: the 20-seed study of docs/PLATEAU.md gives the
+#: distribution of the exit times it is to be set from (issue 16).
+PLATEAU_SAMPLES = 75000
 
 #: ``SEQ2SEQ_QUICK=1``: the notebooks' quick mode.
 QUICK_ENV = 'SEQ2SEQ_QUICK'
@@ -66,6 +80,7 @@ LIMITS = {
     'num_units_enc': 4096,
     'num_units_dec': 4096,
     'aln_num_units': 4096,
+    'plateau_restarts': 10,
 }
 
 
@@ -102,6 +117,13 @@ class RunSettings:
     decoder_mask : bool
         Attention decoder ignores padded input positions (the notebook's
         does not).
+    plateau_restarts : int
+        Attention model: how many times a run still on the plateau after
+        :data:`PLATEAU_SAMPLES` samples starts again from new weights and
+        batches (drawn from a seed derived from ``seed``, see
+        :func:`~seq2seq_lasagne.seeding.restart_seed`), each attempt
+        running the unchanged recipe for ``samples`` samples.  0 (the
+        notebook): never.  docs/PLATEAU.md measures what it changes.
     """
 
     model: str = 'baseline'
@@ -123,6 +145,7 @@ class RunSettings:
     max_norm: float = 3.0
     unroll_scan: bool = False
     decoder_mask: bool = False
+    plateau_restarts: int = 0
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -147,7 +170,7 @@ class RunSettings:
                 raise ValueError(
                     '%s must be a whole number, got %r' % (_flag(name), value)
                 )
-            low = 0 if name in ('samples', 'seed') else 1
+            low = 0 if name in ('samples', 'seed', 'plateau_restarts') else 1
             if not low <= value <= limit:
                 raise ValueError(
                     '%s must be between %d and %d, got %d'
@@ -162,6 +185,11 @@ class RunSettings:
             raise ValueError(
                 'unknown merge %r (choose from %s)'
                 % (self.merge, ', '.join(MERGES))
+            )
+        if self.plateau_restarts and self.model != 'attention':
+            raise ValueError(
+                'plateau-restarts is for the attention model (the '
+                'baseline has no plateau to leave)'
             )
         if self.min_digits > self.max_digits:
             raise ValueError(

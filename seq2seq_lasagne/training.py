@@ -324,6 +324,7 @@ def fit(
     on_validation=None,
     progress=True,
     stop=None,
+    note=None,
 ):
     """The notebook's training loop.
 
@@ -346,13 +347,17 @@ def fit(
         Resume from this state (its batch generator state is restored).
     on_validation : callable, optional
         ``on_validation(state)`` after each validation (e.g. to save a
-        checkpoint or redraw a plot).
+        checkpoint or redraw a plot); when it returns True the loop stops
+        there.
     progress : bool
         Show a tqdm progress bar.
     stop : callable, optional
         ``stop() -> bool``, asked before each step: True ends the loop
         there, as Ctrl-C does (see
         :class:`~seq2seq_lasagne.interrupts.StopSignals`).
+    note : callable, optional
+        ``note(state) -> str or None`` after each validation: a remark for
+        the progress bar (e.g. that the run is still on the plateau).
 
     Returns
     -------
@@ -415,11 +420,16 @@ def fit(
                 )
                 since_val = []
                 state.batch_rng_state = rng.get_state()
-                bar.set_postfix(
-                    cost='%.3f' % cost, val_acc='%.3f' % result['accuracy']
-                )
-                if on_validation is not None:
-                    on_validation(state)
+                postfix = {
+                    'cost': '%.3f' % cost,
+                    'val_acc': '%.3f' % result['accuracy'],
+                }
+                remark = note(state) if note is not None else None
+                if remark:
+                    postfix['note'] = remark
+                bar.set_postfix(**postfix)
+                if on_validation is not None and on_validation(state):
+                    break
     except KeyboardInterrupt:
         state.interrupted = True
     finally:

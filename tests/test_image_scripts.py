@@ -213,7 +213,9 @@ def test_install_log(image):
 
 
 def test_venv_has_debian_numpy_pygpu_and_the_pins(image):
-    reqs = _run(
+    from packaging.requirements import Requirement
+
+    lines = _run(
         [
             sys.executable,
             str(DOCKER / 'requirements.py'),
@@ -223,7 +225,26 @@ def test_venv_has_debian_numpy_pygpu_and_the_pins(image):
             'lab',
             'hub',
         ]
-    ).stdout.split()
+    ).stdout.splitlines()
+    # One requirement a line, environment markers kept: the pins that apply
+    # to the venv's Python.
+    python = _run(
+        [
+            image['python'],
+            '-c',
+            'import sys; print("%d.%d" % sys.version_info[:2])',
+        ],
+        env=image['env'],
+    ).stdout.strip()
+    pins = {}
+    for line in lines:
+        req = Requirement(line)
+        if req.marker and not req.marker.evaluate({'python_version': python}):
+            continue
+        (spec,) = req.specifier
+        assert spec.operator == '==', line
+        pins[req.name] = spec.version
+    reqs = ['%s==%s' % item for item in pins.items()]
     code = r"""
 import importlib.metadata as md, json, sys, numpy, pygpu
 reqs = sys.argv[1:]

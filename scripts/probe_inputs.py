@@ -41,6 +41,7 @@ import json
 import os
 import pickle
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -150,13 +151,19 @@ def umount(target):
 #: Theano's notes while it waits for its compile cache, which other
 #: processes share: not messages of the command.
 THEANO_NOTE = 'INFO (theano.gof.compilelock): '
+# train's progress bar (tqdm) redraws itself on stderr; a run that fails
+# after it started leaves the bar above the error line.  It is progress,
+# not part of the error.
+PROGRESS_BAR = re.compile(r'^\s*\d+%\|.*\| *\d+/\d+ \[')
 
 
 def error_lines(err):
     return [
         ln
         for ln in err.splitlines()
-        if ln.strip() and not ln.startswith(THEANO_NOTE)
+        if ln.strip()
+        and not ln.startswith(THEANO_NOTE)
+        and not PROGRESS_BAR.match(ln)
     ]
 
 

@@ -179,6 +179,48 @@ def test_console_script_reports_errors_without_traceback():
     assert 'samples' in proc.stderr and 'Traceback' not in proc.stderr
 
 
+@pytest.mark.parametrize('how', ['console script', 'python -m'])
+@pytest.mark.parametrize(
+    'flag, named',
+    [
+        ('floatX=float99', 'floatX'),
+        ('base_compiledir={file}/sub', 'compiledir'),
+    ],
+)
+def test_theano_refusing_the_users_flags_is_one_line(
+    tmp_path, how, flag, named
+):
+    # Theano checks THEANO_FLAGS while it is imported, before the command's
+    # main() runs.
+    (tmp_path / 'file').write_text('')
+    if how == 'python -m':
+        command = [sys.executable, '-m', 'seq2seq_lasagne']
+    else:
+        bindir = os.path.dirname(sys.executable)
+        command = [os.path.join(bindir, 'seq2seq-lasagne')]
+    env = dict(os.environ, THEANO_FLAGS=flag.format(file=tmp_path / 'file'))
+    proc = subprocess.run(
+        command + ['characters'], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith('seq2seq-lasagne: error: Theano refused')
+    assert 'THEANO_FLAGS' in lines[0] and named in lines[0]
+
+
+def test_importing_with_a_refused_flag_raises_one_clear_exception(tmp_path):
+    env = dict(os.environ, THEANO_FLAGS='floatX=float99')
+    code = 'import seq2seq_lasagne\n'
+    proc = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('seq2seq_lasagne.compat.SettingsRefused: ')
+    assert 'float99' in last
+
+
 def test_doctor_reports_stack_and_runs_checks(capsys):
     code, out, err = run_cli(capsys, 'doctor')
     assert code == 0, out + err

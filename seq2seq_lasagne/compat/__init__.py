@@ -35,7 +35,9 @@ Building Theano 1.0.5's sdist on Python 3.12+ is an install-time problem,
 solved before this package exists (``build-support/``, docs/PYTHONS.md).
 """
 
+import os
 import sys
+import traceback
 import warnings
 
 from . import (
@@ -51,6 +53,7 @@ from .blas import scipy_openblas_ldflags, scipy_openblas_path
 from .flags import user_flags
 
 __all__ = [
+    'SettingsRefused',
     'apply',
     'changes',
     'user_flags',
@@ -84,6 +87,32 @@ def _import_theano(changed):
     changed.extend(gpuarray_hook.changes)
 
 
+class SettingsRefused(ValueError):
+    """Theano refused a setting from ``THEANO_FLAGS`` or ``.theanorc`` while
+    it was imported (an unknown ``floatX``, a compile directory it cannot
+    create, ...); the message is one line naming the setting."""
+
+
+# Theano checks its configuration, and raises, in these of its modules.
+_CONFIG_MODULES = ('configparser.py', 'configdefaults.py')
+
+
+def _refused(exc):
+    """The SettingsRefused for an exception raised by ``import theano``, or
+    None when Theano's configuration did not raise it."""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        folder, name = os.path.split(frame.filename)
+        if name in _CONFIG_MODULES and os.path.basename(folder) == 'theano':
+            where = '.theanorc'
+            if os.environ.get('THEANO_FLAGS'):
+                where = 'THEANO_FLAGS'
+            return SettingsRefused(
+                'Theano refused its settings (%s): %s'
+                % (where, ' '.join(str(exc).split()))
+            )
+    return None
+
+
 def apply():
     """Apply every fix once; later calls do nothing.
 
@@ -91,6 +120,11 @@ def apply():
     -------
     list of str
         What was changed (see :func:`changes`).
+
+    Raises
+    ------
+    SettingsRefused
+        Theano refused a setting of the user's while it was imported.
     """
     global _applied
     if _applied:
@@ -114,6 +148,11 @@ def apply():
         blas.quiet_logger()
     try:
         _import_theano(_changes)
+    except Exception as exc:
+        refused = _refused(exc)
+        if refused is None:
+            raise
+        raise refused from None
     finally:
         if restore:
             flags.restore_environment(saved)

@@ -524,11 +524,44 @@ def run_workers(out_dir, seeds, jobs, budget, worker_args, log=print):
     return codes
 
 
-def gather(out_dir, seeds, command=None, samples=None, quick=None):
+class NotTheSameRun(Exception):
+    """A study run is not the beginning of the full run given for it."""
+
+
+def _full_run(full_runs, seed, history):
+    """The history of seed's full run under ``full_runs``, checked to begin
+    with the study run's validations (the same seed and recipe give the
+    same curve, point for point)."""
+    from seq2seq_lasagne.experiment import load_metrics
+
+    run_dir = _run_dir(full_runs, seed)
+    full = load_metrics(run_dir)
+    if not _finished(full, _settings(seed)):
+        raise NotTheSameRun('%s: no finished run of the notebook' % run_dir)
+    points = [(h['samples'], h['val_accuracy'], h['cost']) for h in history]
+    begins = [
+        (h['samples'], h['val_accuracy'], h['cost'])
+        for h in full['history'][: len(points)]
+    ]
+    if points != begins:
+        raise NotTheSameRun(
+            '%s: its validations differ from the study run of seed %d'
+            % (run_dir, seed)
+        )
+    return full
+
+
+def gather(
+    out_dir, seeds, command=None, samples=None, quick=None, full_runs=None
+):
     """The curve and diagnostics of every finished run, for ``--json``.
 
     A run stopped on the way (an interrupted or unfinished one) is left
-    out and listed under ``unfinished``.
+    out and listed under ``unfinished``.  With ``full_runs`` (a reproduce
+    folder of the same seeds at the notebook's settings) the study runs
+    may be shorter: each must be the beginning of its full run, whose
+    curve, exit and final accuracy are then the ones recorded (the
+    diagnostics cover the study run's samples).
     """
     from seq2seq_lasagne import plateau
     from seq2seq_lasagne.experiment import load_metrics
@@ -546,6 +579,9 @@ def gather(out_dir, seeds, command=None, samples=None, quick=None):
             unfinished.append(seed)
             continue
         history = metrics['history']
+        if full_runs is not None:
+            metrics = _full_run(full_runs, seed, history)
+            history = metrics['history']
         runs[str(seed)] = {
             'final': metrics['val_accuracy'],
             'exit_samples': plateau.exit_samples(history),
@@ -558,6 +594,7 @@ def gather(out_dir, seeds, command=None, samples=None, quick=None):
         'runs': runs,
         'unfinished': unfinished,
         'samples': settings.samples,
+        'full_runs': full_runs,
         'val_interval': settings.val_interval,
         'val_size': settings.val_size,
         'level': PLATEAU_LEVEL,
@@ -629,6 +666,15 @@ def _parser():
         '--command',
         help='the command to record in the JSON files (default: this one; '
         'a wrapper script gives its own, without local paths)',
+    )
+    parser.add_argument(
+        '--full-runs',
+        metavar='DIR',
+        help='a reproduce folder holding full runs of the same seeds at '
+        "the notebook's settings: with a smaller --samples, the study "
+        'diagnoses the beginning of each run and takes its curve, exit and '
+        'final accuracy from the full run (checked to begin with the '
+        "study run's validations)",
     )
     parser.add_argument(
         '--gather-only',
@@ -721,7 +767,12 @@ def main(argv=None):
     command = args.command or ' '.join(
         ['python scripts/plateau_study.py'] + [shlex.quote(a) for a in argv]
     )
-    gathered = gather(args.out, seeds, command, args.samples, quick)
+    try:
+        gathered = gather(
+            args.out, seeds, command, args.samples, quick, args.full_runs
+        )
+    except NotTheSameRun as exc:
+        parser.error(str(exc))
     if args.json:
         os.makedirs(os.path.dirname(args.json) or '.', exist_ok=True)
         write_json(args.json, gathered)

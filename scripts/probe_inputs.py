@@ -151,10 +151,15 @@ def umount(target):
 #: Theano's notes while it waits for its compile cache, which other
 #: processes share: not messages of the command.
 THEANO_NOTE = 'INFO (theano.gof.compilelock): '
-# train's progress bar (tqdm) redraws itself on stderr; a run that fails
-# after it started leaves the bar above the error line.  It is progress,
-# not part of the error.
-PROGRESS_BAR = re.compile(r'^\s*\d+%\|.*\| *\d+/\d+ \[')
+# What train reports on stderr while it works, before anything fails: its
+# progress bar (tqdm redraws), and its status lines (experiment.py's log
+# calls).  A run that fails after them ends in its one error line; they are
+# not part of that error.
+PROGRESS = re.compile(
+    r'^\s*\d+%\|.*\| *\d+/\d+ \['
+    r'|^resuming \S.* from \d+ samples$'
+    r'|^plateau: '
+)
 
 
 def error_lines(err):
@@ -163,7 +168,7 @@ def error_lines(err):
         for ln in err.splitlines()
         if ln.strip()
         and not ln.startswith(THEANO_NOTE)
-        and not PROGRESS_BAR.match(ln)
+        and not PROGRESS.match(ln)
     ]
 
 
@@ -931,7 +936,7 @@ def write_cases(probe, base):
                 }
                 ckpt = run / 'checkpoint.npz'
                 proc = _long_train(probe, run)
-                if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 120):
+                if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 300):
                     proc.kill()
                     proc.communicate()
                     return 'unclear', 'training did not start', 0
@@ -981,7 +986,7 @@ def lock_cases(probe, base):
         ckpt = run / 'checkpoint.npz'
         first = _long_train(probe, run)
         try:
-            if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 120):
+            if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 300):
                 return 'unclear', 'first run did not start', 0
             code, out, err, secs = probe.run(
                 ['train', '--out', str(run), '--samples', '1000000'] + SMALL,
@@ -1003,7 +1008,7 @@ def lock_cases(probe, base):
         run = _copy_run(base, case_dir)
         ckpt = run / 'checkpoint.npz'
         first = _long_train(probe, run)
-        if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 120):
+        if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 300):
             first.kill()
             first.communicate()
             return 'unclear', 'first run did not start', 0
@@ -1035,7 +1040,7 @@ def signal_cases(probe, base):
             proc = _long_train(
                 probe, run, ['--val-interval', '1000', '--fresh']
             )
-            if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 180):
+            if not _wait_for(_changed(ckpt, ckpt.stat().st_mtime_ns), 300):
                 proc.kill()
                 proc.communicate()
                 return 'unclear', 'training did not start', 0

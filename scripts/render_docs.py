@@ -345,6 +345,33 @@ def plateau_runs(path):
     return '%s\n\nFrom `%s`.\n' % (table, path)
 
 
+def plateau_restarted(path):
+    """The runs a restart option changed (scripts/plateau_restarts.py)."""
+    result = _load(path)
+    runs = [
+        r
+        for r in (result.get('attention') or {}).get('runs', [])
+        if r['source'] != 'recipe'
+    ]
+    lines = [
+        '| seed | the recipe\'s run | with the option: samples in all '
+        '| final accuracy |',
+        '|---|---|---|---|',
+    ]
+    for r in runs:
+        lines.append(
+            '| %d | %s | %d | %.3f |'
+            % (r['seed'], r['source'], r['samples'], r['final'])
+        )
+    if not runs:
+        lines.append('| – | no run was due a restart | – | – |')
+    return '%s\n\nFrom `%s`: %s.\n' % (
+        '\n'.join(lines),
+        path,
+        _made_by(result.get('_run')),
+    )
+
+
 #: The diagnostics of scripts/plateau_study.py the docs show, in order.
 STUDY_ROWS = (
     ('attention_entropy', 'attention entropy (1 = uniform)'),
@@ -471,6 +498,7 @@ RENDERERS = {
     'hub-measure': hub_measure,
     'plateau-table': plateau_table,
     'plateau-runs': plateau_runs,
+    'plateau-restarted': plateau_restarted,
     'plateau-study': plateau_study,
 }
 

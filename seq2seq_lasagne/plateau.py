@@ -33,6 +33,7 @@ __all__ = [
     'PlateauWatch',
     'show_hint',
     'statistics',
+    'threshold',
 ]
 
 #: What the progress bar shows while a run is past the threshold and still
@@ -334,6 +335,32 @@ def show_hint(val_samples, accs, after=None):
 
 def _quantile(values, q):
     return float(np.percentile(values, q)) if values else None
+
+
+def threshold(exits, val_interval):
+    """The samples after which a run still on the plateau is told so.
+
+    The first validation at or after the 90th percentile of the exit
+    samples of the runs that left: by then nine in ten of the runs that
+    learn have left, so the note speaks to the late and the stuck runs.
+
+    Parameters
+    ----------
+    exits : list of int or None
+        Exit samples of the measured runs (:func:`exit_samples`; None for a
+        run that never left).
+    val_interval : int
+        Samples between validations: the note can only come at one.
+
+    Returns
+    -------
+    int
+    """
+    left = [e for e in exits if e is not None]
+    if not left:
+        raise ValueError('no run left the plateau: no threshold to set')
+    p90 = _quantile(left, 90)
+    return int(math.ceil(p90 / val_interval) * val_interval)
 
 
 def statistics(histories, level=None, after=None):

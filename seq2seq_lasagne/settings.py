@@ -44,9 +44,10 @@ PLATEAU_LEVEL = 0.4
 
 #: Samples by which most attention runs at the notebook's settings have
 #: left the plateau; a run still on it then is told so, and what to do.
-#: Provisional: the 20-seed study of docs/PLATEAU.md gives the
-#: distribution of the exit times it is to be set from (issue 16).
-PLATEAU_SAMPLES = 75000
+#: Set by ``plateau.threshold`` from the 20 seeds of
+#: docs/results/plateau/summary.json (docs/PLATEAU.md);
+#: tests/test_plateau.py checks that it still follows from that file.
+PLATEAU_SAMPLES = 85000
 
 #: ``SEQ2SEQ_QUICK=1``: the notebooks' quick mode.
 QUICK_ENV = 'SEQ2SEQ_QUICK'

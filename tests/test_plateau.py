@@ -66,6 +66,35 @@ def test_stuck_only_past_the_threshold_and_only_if_never_left():
     assert not plateau.stuck([])
 
 
+def test_threshold_is_the_validation_at_the_90th_percentile_of_exits():
+    exits = [10000 * k for k in range(1, 11)] + [None, None]
+    # the 90th percentile of 10k..100k is 91000; validations every 5000
+    assert plateau.threshold(exits, 5000) == 95000
+    assert plateau.threshold(exits, 1000) == 91000
+    assert plateau.threshold([35000, 40000], 5000) == 40000
+    with pytest.raises(ValueError):
+        plateau.threshold([None, None], 5000)
+
+
+def test_the_threshold_follows_from_the_measured_runs():
+    path = os.path.join(
+        os.path.dirname(__file__),
+        '..',
+        'docs',
+        'results',
+        'plateau',
+        'summary.json',
+    )
+    with open(path) as f:
+        measured = json.load(f)['attention']['plateau']
+    assert measured['runs'] >= 20
+    expected = plateau.threshold(
+        measured['exit_samples'], RunSettings().val_interval
+    )
+    assert PLATEAU_SAMPLES == expected
+    assert measured['after'] == PLATEAU_SAMPLES
+
+
 def test_advice_names_the_figures_and_what_to_do():
     n = PLATEAU_SAMPLES // 5000
     assert plateau.advice(flat(n - 1)) is None
@@ -472,13 +501,13 @@ def test_train_rejects_restarts_for_the_baseline(capsys):
     assert code == 2 and err.count('\n') == 1 and 'attention' in err
 
 
-def _study_script():
+def _study_script(name='plateau_study'):
     import importlib.util
 
     path = os.path.join(
-        os.path.dirname(__file__), '..', 'scripts', 'plateau_study.py'
+        os.path.dirname(__file__), '..', 'scripts', name + '.py'
     )
-    spec = importlib.util.spec_from_file_location('plateau_study', path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -539,3 +568,67 @@ def test_study_json_keeps_only_finished_runs(tmp_path):
     assert gathered['_run']['command'] == 'cmd'
     # More samples asked than trained: not finished.
     assert study.gather(root, [0], None, 15000, quick)['unfinished'] == [0]
+
+
+def test_study_takes_exits_from_full_runs_that_it_begins(tmp_path):
+    study = _study_script()
+    short, full = str(tmp_path / 'study'), str(tmp_path / 'full')
+    # 30 validations of 5000: the notebook's 150000 samples
+    learns = [0.26] * 8 + [0.5] * 22
+    write_run(full, 0, learns)
+    write_run(short, 0, learns[:2])
+    run_dir = os.path.join(short, 'attention', 'seed_0')
+    with open(os.path.join(run_dir, 'diagnostics.json'), 'w') as f:
+        json.dump({'seed': 0, 'records': [{'samples': 0}]}, f)
+    gathered = study.gather(short, [0], 'cmd', 10000, None, full)
+    run = gathered['runs']['0']
+    assert run['exit_samples'] == 45000 and run['final'] == 0.5
+    assert len(run['curve']) == 30 and gathered['full_runs'] == full
+    # A full run that does not begin as the study run did is refused.
+    other = str(tmp_path / 'other')
+    write_run(other, 0, [0.27] + learns[1:])
+    with pytest.raises(study.NotTheSameRun):
+        study.gather(short, [0], 'cmd', 10000, None, other)
+
+
+def test_the_restart_option_replaces_only_the_runs_due_a_restart(
+    tmp_path, capsys
+):
+    script = _study_script('plateau_restarts')
+    recipe, restarted = str(tmp_path / 'recipe'), str(tmp_path / 'restart')
+    on_plateau = PLATEAU_SAMPLES // 5000
+    learns = [0.26] * 3 + [0.6] * 27
+    stuck = [0.26] * 30
+    write_run(recipe, 0, learns)
+    write_run(recipe, 1, stuck)
+    # seed 1 with restarts: the same validations up to the threshold, then
+    # a new attempt that learns
+    again = stuck[:on_plateau] + [0.2, 0.5] + [0.8] * 28
+    write_run(restarted, 1, again)
+    path = os.path.join(restarted, 'attention', 'seed_1', 'metrics.json')
+    with open(path) as f:
+        metrics = json.load(f)
+    metrics['settings'] = {'plateau_restarts': 1}
+    with open(path, 'w') as f:
+        json.dump(metrics, f)
+    out = str(tmp_path / 'restarts.json')
+    argv = ['--recipe', recipe, '--restarted', restarted, '--restarts', '1']
+    assert script.main(argv + ['--seeds', '0', '1', '--json', out]) == 0
+    with open(out) as f:
+        result = json.load(f)
+    assert result['_run']['options'] == {'plateau_restarts': 1}
+    runs = result['attention']['runs']
+    assert [r['source'] for r in runs] == [
+        'recipe',
+        'restarted at %d samples' % PLATEAU_SAMPLES,
+    ]
+    stats = result['attention']['plateau']
+    assert stats['left'] == 2 and stats['final_stuck'] == []
+    # A restarted run that does not begin as the recipe's did is refused.
+    metrics['history'][0]['val_accuracy'] = 0.1
+    with open(path, 'w') as f:
+        json.dump(metrics, f)
+    with pytest.raises(SystemExit) as exc:
+        script.main(argv + ['--seeds', '1', '--json', out])
+    assert exc.value.code == 2
+    assert 'does not begin as the recipe run' in capsys.readouterr().err

@@ -27,6 +27,9 @@ One module per concern, each documenting its fixes (why, what changes):
     NumPy 2.x) for what ``theano.scan`` imports at its first call.
 :mod:`.scan`
     scan's Python loop, and its slow reused-output check.
+:mod:`.cache_keys`
+    C modules of file-based ops (``COp``) found again in the compile cache
+    by later processes (their cache version is Python's salted hash).
 :mod:`.lasagne_imports`
     ``theano.tensor.signal.downsample`` and ``pkg_resources`` for
     Lasagne 0.1.
@@ -42,6 +45,7 @@ import warnings
 
 from . import (
     blas,
+    cache_keys,
     flags,
     lasagne_imports,
     late_imports,
@@ -162,6 +166,7 @@ def apply():
     lasagne_imports.quiet_pkg_resources()
     _changes.extend(late_imports.import_gpuarray())
     _changes.extend(scan.fix_reuse_check())
+    _changes.extend(cache_keys.stable_cop_versions())
     _changes.extend(lasagne_imports.register_downsample())
     return changes()
 

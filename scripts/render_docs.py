@@ -354,7 +354,7 @@ def plateau_restarted(path):
         if r['source'] != 'recipe'
     ]
     lines = [
-        '| seed | the recipe\'s run | with the option: samples in all '
+        "| seed | the recipe's run | with the option: samples in all "
         '| final accuracy |',
         '|---|---|---|---|',
     ]

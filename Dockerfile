@@ -148,7 +148,11 @@ USER ${NB_USER}
 WORKDIR ${HOME}
 # Scan stays on the host: Theano 1.0.5's scan loop reads GpuArray.gpudata,
 # which pygpu has for CUDA only ("TypeError: This is for CUDA arrays").
-ENV THEANO_FLAGS=device=opencl0:0,floatX=float32,gpuarray.preallocate=0,optimizer_excluding=local_gpua_scan_to_gpua,base_compiledir=${HOME}/.theano \
+# GpuAllocEmpty becomes a zero-filled GpuAlloc (Theano's own optimization,
+# off by default): Theano hands CLBlast's gemv an uninitialised output with
+# beta=0, CLBlast still reads it (0 * NaN = NaN), and whatever NaN the
+# reused memory holds reaches the attention scores (docs/CONTAINER.md).
+ENV THEANO_FLAGS=device=opencl0:0,floatX=float32,gpuarray.preallocate=0,optimizer_excluding=local_gpua_scan_to_gpua,optimizer_including=local_gpua_alloc_empty_to_zeros,base_compiledir=${HOME}/.theano \
     SEQ2SEQ_NOTEBOOKS=/opt/s2s-warm/notebooks
 RUN S2S_WARM="train doctor" /opt/seq2seq-lasagne/docker/warm.sh
 COPY docker/ /opt/seq2seq-lasagne/docker/

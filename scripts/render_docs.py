@@ -121,6 +121,48 @@ def ci_time(path):
     )
 
 
+def container_facts(path):
+    """What the container tests measured (tests/test_container*.py record
+    them in test-artifacts/container_facts.json; the committed copy adds
+    ``images``, the build times, and ``_run``)."""
+    facts = _load(path)
+    lines = ['| measured | value |', '|---|---|']
+    for image in facts.get('images', []):
+        lines.append(
+            '| build of the %s image | %d s |'
+            % (image['target'], image['seconds'])
+        )
+    size = facts.get('image_size_bytes')
+    if size:
+        lines.append('| student image size | %.2f GB |' % (size / 1e9))
+    step = facts.get('first_attention_step')
+    if step:
+        lines.append(
+            '| first attention step of the lab in a fresh container, from '
+            '`podman run` (in the kernel) | %.1f s (%.1f s) |'
+            % (step['podman_run_seconds'], step['kernel_seconds'])
+        )
+        lines.append(
+            '| Theano modules compiled for it | %d |' % step['compiled']
+        )
+    for key in sorted(facts):
+        if key.startswith('opencl_vs_cpu_'):
+            value = facts[key]
+            lines.append(
+                '| %s on `opencl0:0` against the CPU: largest relative '
+                'difference of the logged costs (bound) | %.1e (%.0e) |'
+                % (
+                    key[len('opencl_vs_cpu_') :],
+                    value['max_rel_diff'],
+                    value['rtol'],
+                )
+            )
+    return '\n'.join(lines) + '\n\n%s; file: `%s`.\n' % (
+        _made_by(facts.get('_run')),
+        path,
+    )
+
+
 def probe_table(path):
     """Outcomes of scripts/probe_inputs.py, per class of input."""
     probe = _load(path)
@@ -492,6 +534,7 @@ RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
     'ci-time': ci_time,
+    'container-facts': container_facts,
     'probe-table': probe_table,
     'nbgrader-steps': nbgrader_steps,
     'reference-weights': reference_weights,

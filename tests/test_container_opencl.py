@@ -3,7 +3,9 @@
 The ``opencl`` target of the Dockerfile adds Debian's PoCL (an OpenCL
 device on the CPU) and CLBlast to the image and sets
 ``THEANO_FLAGS=device=opencl0:0``: the gpuarray code paths of Theano 1.0.5
-(GpuElemwise, GpuDot22, GPU scan, host/device transfers, ...) run for real.
+(GpuElemwise, GpuDot22, GpuGemv inside scan's steps, host/device
+transfers, ...) run for real; scan's loop itself stays on the host
+(docs/CONTAINER.md says why).
 Built and run by .ci/run::
 
     S2S_IMAGE_OPENCL=$(scripts/build_image.sh opencl) \\

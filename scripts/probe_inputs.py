@@ -1018,7 +1018,8 @@ def lock_cases(probe, base):
         for name in left:  # SIGKILL mid-write may leave one; not this case
             (run / name).unlink()
         argv = ['train', '--out', str(run), '--samples', '100'] + SMALL
-        code, out, err, secs = probe.run(argv, timeout=120)
+        # It resumes and compiles: minutes on a busy machine.
+        code, out, err, secs = probe.run(argv, timeout=300)
         return classify(code, err, (0,)) + (secs,)
 
     return [

@@ -506,6 +506,7 @@ def test_learn_init_makes_initial_states_trainable():
     T.grad(out.sum(), trainable)  # raises if any is disconnected
 
 
+@pytest.mark.slow
 def test_verify_grad_all_parameters_and_encoder_states():
     """Finite differences against Theano's gradient, for the encoder states
     and every parameter (initial states included)."""
@@ -640,6 +641,7 @@ def test_bad_arguments():
         )
 
 
+@pytest.mark.slow
 def test_default_linker_forward_matches_numpy_reference(net, batch, expected):
     """The base variant once more, compiled with Theano's default (C)
     linker, as training runs it."""

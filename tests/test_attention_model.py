@@ -16,6 +16,7 @@ def test_attention_trainable_parameters_match_original():
     assert got == trainable_parameters('attention')
 
 
+@pytest.mark.slow
 def test_attention_layer_shapes_match_notebook_print():
     shapes = build_attention().output_shapes(batch_size=100, input_length=20)
     assert shapes == printed_shapes('attention')
@@ -34,6 +35,7 @@ def test_test_func_returns_alpha_like_the_notebook(short_attention):
     assert 0 <= result['accuracy'] <= 1
 
 
+@pytest.mark.slow
 def test_attention_learns_short_sequences(short_attention, tmp_path):
     from seq2seq_lasagne.experiment import train_run
     from seq2seq_lasagne.settings import RunSettings

@@ -54,6 +54,7 @@ def test_baseline_trainable_parameters_match_original():
     np.testing.assert_array_equal(model.l_emb.W.get_value(), np.eye(27))
 
 
+@pytest.mark.slow
 def test_baseline_layer_shapes_match_notebook_print():
     shapes = build_baseline().output_shapes(batch_size=100, input_length=20)
     assert shapes == printed_shapes('baseline')

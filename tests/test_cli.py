@@ -142,6 +142,7 @@ def test_translate_bad_parameter_files(capsys, trained_dir, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_translate_prints_decoded_digits(capsys, trained_dir, short_baseline):
     code, out, err = run_cli(
         capsys, 'translate', '--params', trained_dir, 'one two five', 'nine'
@@ -221,6 +222,7 @@ def test_importing_with_a_refused_flag_raises_one_clear_exception(tmp_path):
     assert 'float99' in last
 
 
+@pytest.mark.slow
 def test_doctor_reports_stack_and_runs_checks(capsys):
     code, out, err = run_cli(capsys, 'doctor')
     assert code == 0, out + err

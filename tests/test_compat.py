@@ -168,6 +168,7 @@ print(compat.changes())
 NO_THREAD_VARS = {name: '' for name in compat.blas.THREAD_VARS}
 
 
+@pytest.mark.slow
 def test_openblas_runs_one_thread_by_default(tmp_path):
     threads, changes = run_python(
         THREADS, THEANORC=str(tmp_path / 'none'), **NO_THREAD_VARS
@@ -176,6 +177,7 @@ def test_openblas_runs_one_thread_by_default(tmp_path):
     assert "SciPy's OpenBLAS: 1 thread" in changes
 
 
+@pytest.mark.slow
 def test_openblas_threads_set_by_the_user_are_kept(tmp_path):
     env = dict(NO_THREAD_VARS, OPENBLAS_NUM_THREADS='2')
     threads, changes = run_python(

@@ -15,6 +15,7 @@ def test_character_table_printed_byte_for_byte(capsys):
     assert capsys.readouterr().out == ORIGINAL_TABLE
 
 
+@pytest.mark.slow
 def test_character_table_same_in_a_fresh_process():
     # Python 3 randomises string hashing per process: the table must not.
     import subprocess

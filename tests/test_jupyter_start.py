@@ -173,6 +173,7 @@ def test_image_declares_it_is_a_container():
     assert 'ENV S2S_CONTAINER=1' in text
 
 
+@pytest.mark.slow
 def test_default_address_follows_the_container_switch(tmp_path):
     """The address the script passes (read from its trace, jupyter not
     started: the port is refused by a bad --ServerApp option first)."""

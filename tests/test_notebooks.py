@@ -240,6 +240,7 @@ def tiny_notebook(*sources):
     return nb
 
 
+@pytest.mark.slow
 def test_execute_notebooks_writes_copies_and_reports_failures(tmp_path):
     src = tmp_path / 'nbs'
     (src / 'solutions').mkdir(parents=True)

@@ -35,6 +35,7 @@ def params_of(run_dir):
         return {k: data[k] for k in data.files}
 
 
+@pytest.mark.slow
 def test_short_training_learns(short_baseline, tmp_path):
     # 3-digit targets: chance is 0.1 on a digit.  30000 samples of the
     # notebook's recipe bring the last digits far above it.

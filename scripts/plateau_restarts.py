@@ -63,6 +63,7 @@ def due_at(settings, history):
 
 def combine(recipe, restarted, seeds, restarts):
     """The histories of the option's runs, and where each came from."""
+    from seq2seq_lasagne import plateau
     from seq2seq_lasagne.settings import RunSettings
 
     settings = RunSettings(model='attention', plateau_restarts=restarts)
@@ -73,21 +74,13 @@ def combine(recipe, restarted, seeds, restarts):
         due = due_at(settings_seed, metrics['history'])
         source = 'recipe'
         if due is not None:
-            first = [
-                (h['samples'], h['val_accuracy'], h['cost'])
-                for h in metrics['history']
-                if h['samples'] <= due
-            ]
+            first = [h for h in metrics['history'] if h['samples'] <= due]
             path, metrics = _metrics(restarted, seed)
             if metrics['settings'].get('plateau_restarts') != restarts:
                 raise Mismatch(
                     '%s: not run with --plateau-restarts %d' % (path, restarts)
                 )
-            begins = [
-                (h['samples'], h['val_accuracy'], h['cost'])
-                for h in metrics['history'][: len(first)]
-            ]
-            if begins != first:
+            if not plateau.begins_as(metrics['history'], first):
                 raise Mismatch(
                     '%s: does not begin as the recipe run of seed %d did'
                     % (path, seed)

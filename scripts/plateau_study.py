@@ -532,18 +532,14 @@ def _full_run(full_runs, seed, history):
     """The history of seed's full run under ``full_runs``, checked to begin
     with the study run's validations (the same seed and recipe give the
     same curve, point for point)."""
+    from seq2seq_lasagne import plateau
     from seq2seq_lasagne.experiment import load_metrics
 
     run_dir = _run_dir(full_runs, seed)
     full = load_metrics(run_dir)
     if not _finished(full, _settings(seed)):
         raise NotTheSameRun('%s: no finished run of the notebook' % run_dir)
-    points = [(h['samples'], h['val_accuracy'], h['cost']) for h in history]
-    begins = [
-        (h['samples'], h['val_accuracy'], h['cost'])
-        for h in full['history'][: len(points)]
-    ]
-    if points != begins:
+    if not plateau.begins_as(full['history'], history):
         raise NotTheSameRun(
             '%s: its validations differ from the study run of seed %d'
             % (run_dir, seed)

@@ -34,6 +34,7 @@ __all__ = [
     'show_hint',
     'statistics',
     'threshold',
+    'begins_as',
 ]
 
 #: What the progress bar shows while a run is past the threshold and still
@@ -335,6 +336,24 @@ def show_hint(val_samples, accs, after=None):
 
 def _quantile(values, q):
     return float(np.percentile(values, q)) if values else None
+
+
+def begins_as(history, first):
+    """Whether ``history``'s first validations are ``first``'s, point for
+    point (samples, accuracy, cost): the same seed and recipe give the same
+    curve, so a shorter run of a seed, or one with restarts before its
+    first restart, must begin as the full run did.
+
+    Parameters
+    ----------
+    history, first : list of dict
+        Runs' histories (``samples``, ``val_accuracy``, ``cost``).
+    """
+
+    def points(h):
+        return [(p['samples'], p['val_accuracy'], p['cost']) for p in h]
+
+    return points(history[: len(first)]) == points(first)
 
 
 def threshold(exits, val_interval):

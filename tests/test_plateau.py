@@ -632,3 +632,11 @@ def test_the_restart_option_replaces_only_the_runs_due_a_restart(
         script.main(argv + ['--seeds', '1', '--json', out])
     assert exc.value.code == 2
     assert 'does not begin as the recipe run' in capsys.readouterr().err
+
+
+def test_begins_as_compares_validations_point_for_point():
+    full = history(0.26, 0.3, 0.5)
+    assert plateau.begins_as(full, full[:2])
+    assert plateau.begins_as(full, [])
+    assert not plateau.begins_as(full, history(0.26, 0.31))
+    assert not plateau.begins_as(full[:1], full)

@@ -111,10 +111,14 @@ COPY --from=warm --chown=0:0 /home/${NB_USER}/.theano /opt/seq2seq-lasagne/thean
 #    package into the venv.
 COPY --from=source --chown=${NB_UID}:${NB_UID} /opt/s2s-src/student ${HOME}
 COPY docker/ /opt/seq2seq-lasagne/docker/
-RUN S2S_PROJECT=${HOME} /opt/seq2seq-lasagne/docker/install.sh project
+RUN S2S_PROJECT=${HOME} /opt/seq2seq-lasagne/docker/install.sh project \
+    && install -m 644 /opt/seq2seq-lasagne/docker/profile.sh /etc/profile.d/seq2seq-lasagne.sh
 
 # docker/start-jupyter.sh listens on every address only in a container.
-ENV S2S_CONTAINER=1
+# Terminals (a login "$SHELL -l" under jupyterhub-singleuser) run bash, with
+# the venv on PATH through /etc/profile.d (docker/profile.sh).
+ENV S2S_CONTAINER=1 \
+    SHELL=/bin/bash
 
 USER ${NB_USER}
 WORKDIR ${HOME}

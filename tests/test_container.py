@@ -172,6 +172,21 @@ def test_the_user_is_uid_1000_in_its_home(image):
     assert res.stdout.split() == [str(UID), str(UID), HOME, HOME]
 
 
+def test_a_terminals_login_shell_finds_the_command(image):
+    """JupyterLab's terminals under jupyterhub-singleuser run ``$SHELL -l``,
+    and /etc/profile sets PATH anew: the venv stays on it (docker/profile.sh),
+    and the shell is bash, as in the lab's standalone server."""
+    res = run(image, 'sh', '-c', 'echo "$SHELL"')
+    assert res.stdout.split() == ['/bin/bash']
+    for shell in ('bash', 'sh'):
+        res = run(image, shell, '-lc', 'command -v seq2seq-lasagne')
+        assert res.stdout.split() == ['/opt/venv/bin/seq2seq-lasagne'], (
+            shell,
+            res.stdout,
+            res.stderr,
+        )
+
+
 def test_doctor_passes_on_the_cpu(image, capsys):
     res = run(image, 'seq2seq-lasagne', 'doctor', check=False)
     assert res.returncode == 0, res.stdout + res.stderr

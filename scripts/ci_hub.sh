@@ -33,7 +33,11 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
     || die "Node.js $(node --version) is too old for configurable-http-proxy (20 or newer)"
 
 start="$(date +%s)"
-.venv/bin/pip install -q -c constraints.txt -e ".[test,hubtest]"
+# .ci/run installs them before the Python matrix starts beside this script
+# (no pip install may change .venv while the matrix uses it).
+if ! .venv/bin/python -c 'import dockerspawner, jupyterhub_idle_culler' 2> /dev/null; then
+    .venv/bin/pip install -q -c constraints.txt -e ".[test,hubtest]"
+fi
 
 proxy="${XDG_CACHE_HOME:-$HOME/.cache}/seq2seq-lasagne-hub/proxy"
 chp="$proxy/node_modules/.bin/configurable-http-proxy"

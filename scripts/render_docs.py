@@ -57,7 +57,7 @@ def _fmt(value, digits=3):
 def _made_by(run):
     run = run or {}
     parts = ['`%s`' % run['command']] if run.get('command') else []
-    for key in ('date', 'machine', 'python'):
+    for key in ('date', 'machine', 'python', 'shared'):
         if run.get(key):
             parts.append(str(run[key]))
     return '; '.join(parts)
@@ -345,10 +345,47 @@ def hub_measure(path):
                 '%.1f' % row['loadavg_after'][0],
             )
         )
+    lines += ['', _hub_reading(m['load'])]
     return '\n'.join(lines) + '\n\nMade by %s; file: `%s`.\n' % (
         _made_by(m.get('_run')),
         path,
     )
+
+
+def _hub_reading(load):
+    """What the load test's curve says: whether every run finished, how a
+    student's rate falls with more students, and how many training servers
+    the machine's memory would hold at the measured peak."""
+    one = next((r for r in load if r['students'] == 1), None)
+    most = max(load, key=lambda r: r['students'])
+    failed = sum(r['failed'] for r in load)
+    words = [
+        'Read from the table: %s of the runs failed with up to %d students '
+        'training at once.' % (failed or 'none', most['students'])
+    ]
+    if one and one['samples_per_second_per_student']:
+        words.append(
+            "A student's rate with %d at once is %.0f%% of a lone "
+            "student's; all of them together train at %.0f%% of a lone "
+            "student's rate."
+            % (
+                most['students'],
+                100.0
+                * most['samples_per_second_per_student']
+                / one['samples_per_second_per_student'],
+                100.0
+                * most['samples_per_second_total']
+                / one['samples_per_second_per_student'],
+            )
+        )
+    peak = max(r['peak_bytes'] for r in load)
+    free = max(r['min_available_bytes'] for r in load)
+    words.append(
+        'Memory is not the limit: at the highest peak of a training server '
+        "(%s), the machine's free memory during the one-student run "
+        'would hold %d such servers.' % (_mb(peak), free // peak)
+    )
+    return ' '.join(words)
 
 
 def _recipe(summary):

@@ -28,6 +28,7 @@ import datetime
 import glob
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -202,6 +203,7 @@ def main(argv=None):
 
     results = {m: {n: [] for n in names} for m in args.models}
     started = datetime.datetime.now()
+    load_before = os.getloadavg()
     for r in range(args.rounds):
         for model in args.models:
             for name in names:
@@ -277,12 +279,26 @@ def main(argv=None):
     with open(out, 'w') as f:
         json.dump(
             {
-                'started': started.isoformat(timespec='seconds'),
-                'command': sys.argv,
+                '_run': {
+                    'command': ' '.join(
+                        ['python', 'benchmarks/python_matrix_speed.py']
+                        + sys.argv[1:]
+                    ),
+                    'date': started.isoformat(timespec='minutes'),
+                    'machine': '%s, %d CPUs, load average %s before, %s '
+                    'after'
+                    % (
+                        platform.machine(),
+                        os.cpu_count(),
+                        ' '.join('%.2f' % x for x in load_before),
+                        ' '.join('%.2f' % x for x in os.getloadavg()),
+                    ),
+                },
                 'steps': args.steps,
                 'warmup': args.warmup,
                 'rounds': args.rounds,
-                'venvs': venvs,
+                # Names only: the paths are this machine's.
+                'venvs': {n: os.path.basename(p) for n, p in venvs.items()},
                 'summary': summary,
                 'runs': results,
             },

@@ -1,11 +1,12 @@
 """Write constraints.txt: the full lock of the test environment, per Python.
 
-For each interpreter given, pip resolves the README's install
-(``-e ".[test]"``, Theano's sdist built as the README builds it) in a
-throwaway venv without installing anything (``pip install --dry-run
---report``), and the versions chosen are merged into one file: a package
-at one version on every Python gets a plain ``name==version`` line, one
-that differs gets a line per version with a ``python_version`` marker.
+For each interpreter given, pip resolves the README's install with the
+class hub's test added (``-e ".[test,hubtest]"``, Theano's sdist built as
+the README builds it) in a throwaway venv without installing anything
+(``pip install --dry-run --report``), and the versions chosen are merged
+into one file: a package at one version on every Python gets a plain
+``name==version`` line, one that differs gets a line per version with a
+``python_version`` marker.
 Where pyproject.toml gives a range (NumPy, SciPy and matplotlib on Python
 3.12, from the lock's set to Colab's), the lock takes its lower end.
 
@@ -106,7 +107,7 @@ def resolve(python, version, pyproject, setuptools_pin, current):
             '-c',
             prefer,
             '-e',
-            '%s[test]' % ROOT,
+            '%s[test,hubtest]' % ROOT,
         ]
         kept = (
             subprocess.run(

@@ -567,6 +567,43 @@ def plateau_study(path, *points):
     )
 
 
+def python_speed(path):
+    """Training speed per Python (``benchmarks/python_matrix_speed.py``):
+    samples/s and the median per-round ratio to Python 3.11, against the
+    goal of staying within 15% of it."""
+    m = _load(path)
+    lines = [
+        '| model | venv | Python | NumPy | BLAS | samples/s (median) '
+        '| vs 3.11 (median of rounds) | within 15% |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
+    for model, venvs in m['summary'].items():
+        for name, row in venvs.items():
+            lines.append(
+                '| %s | %s | %s | %s | %s | %.0f | %.2f | %s |'
+                % (
+                    model,
+                    name,
+                    row['python'],
+                    row['numpy'],
+                    row['blas'],
+                    row['samples_per_s'],
+                    row['ratio_to_reference'],
+                    'yes' if row['ratio_to_reference'] >= 0.85 else '**no**',
+                )
+            )
+    return (
+        '%s\n\n%d rounds of %d steps, interleaved. Made by %s; file: `%s`.\n'
+        % (
+            '\n'.join(lines),
+            m['rounds'],
+            m['steps'],
+            _made_by(m.get('_run')),
+            path,
+        )
+    )
+
+
 RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
@@ -576,6 +613,7 @@ RENDERERS = {
     'nbgrader-steps': nbgrader_steps,
     'reference-weights': reference_weights,
     'hub-measure': hub_measure,
+    'python-speed': python_speed,
     'plateau-table': plateau_table,
     'plateau-runs': plateau_runs,
     'plateau-restarted': plateau_restarted,

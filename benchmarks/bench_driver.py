@@ -255,6 +255,17 @@ class Driver(object):
         self.equivalence['seconds'] = time.perf_counter() - start
         if proc is not None:
             self.equivalence['stdout'] = proc.stdout
+            if proc.returncode:
+                # Why it failed: the check's exit status and last words.
+                self.equivalence['exit'] = proc.returncode
+                self.equivalence['stderr'] = proc.stderr[-2000:]
+                self.log(
+                    '  check_equivalence.py exit %d: %s'
+                    % (
+                        proc.returncode,
+                        (proc.stderr.strip().splitlines() or [''])[-1],
+                    )
+                )
             for line in proc.stdout.splitlines():
                 if line.startswith('['):
                     self.log('  ' + line)

@@ -21,7 +21,9 @@ per scan node.  A step splits into:
 (``THEANO_FLAGS=profile=True``, which slows every op down a little) and
 writes its per-op tables of the training function and of every scan's
 inner function to FILE.  ``--theano-flags`` adds flags (to profile a
-lever).
+lever).  The Theano cache is the training benchmark's
+(``benchmarks/results/theano-cache``) unless ``THEANO_FLAGS`` names a
+``base_compiledir``.
 
 Usage::
 
@@ -47,11 +49,21 @@ def _install_counter(stats, active):
     from theano.scan_module.scan_op import Scan
 
     execute = Scan.execute
+    # Several scans share a name (the encoder's and the decoder's are both
+    # "scan_fn"): each node is told apart by its number of outputs and the
+    # order of its first call.
+    labels = {}
 
     def counted_execute(self, node, inputs, outputs):
         result = execute(self, node, inputs, outputs)
         if active[0]:
-            s = stats[self.name or 'scan@%x' % id(self)]
+            if id(node) not in labels:
+                labels[id(node)] = '%s #%d (%d outputs)' % (
+                    self.name or 'scan',
+                    len(labels) + 1,
+                    len(node.outputs),
+                )
+            s = stats[labels[id(node)]]
             s['calls'] += 1
             s['steps'] += int(inputs[0])
             s['call_s'] += self.t_call
@@ -97,7 +109,7 @@ def profile(model, steps, warmup, seed):
     cpu = time.process_time() - cpu
     active[0] = False
     scans = {}
-    for name, s in sorted(stats.items()):
+    for name, s in stats.items():
         scans[name] = {
             'calls_per_step': s['calls'] / steps,
             'scan_steps_per_step': s['steps'] / steps,
@@ -181,6 +193,12 @@ def main(argv=None):
     if args.steps < 1 or args.warmup < 0:
         parser.error('--steps must be at least 1, --warmup at least 0')
     flags = [os.environ.get('THEANO_FLAGS', ''), args.theano_flags]
+    if 'base_compiledir' not in flags[0]:
+        # The training benchmark's cache (not ~/.theano, whose compile
+        # lock other jobs may hold), unless the user chose one.
+        flags.append(
+            'base_compiledir=' + os.path.join(HERE, 'results', 'theano-cache')
+        )
     if args.theano_profile:
         flags += [
             'profile=True',

@@ -75,6 +75,9 @@ class Driver(object):
         self.torch_status = None
         self.peers = []
         self.equivalence = None
+        #: Rounds completed so far, and what to call after each.
+        self.rounds_done = 0
+        self.on_round = None
 
     def log(self, msg):
         print(msg, flush=True)
@@ -189,6 +192,10 @@ class Driver(object):
             if a.rounds > 1:
                 self.log('\n===== round %d of %d' % (rnd + 1, a.rounds))
             self.run_timings(rnd)
+            self.rounds_done = rnd + 1
+            if self.on_round is not None:
+                # What is measured so far is kept if the run is stopped.
+                self.on_round()
         self.round = None
         self.run_compile_and_full()
         self.log('\nuptime: %s' % _uptime())
@@ -642,6 +649,7 @@ class Driver(object):
             'command': command,
             'machine': info,
             'settings': dict(vars(self.args)),
+            'rounds_done': self.rounds_done,
             'summary': self.summary(),
             'workers': self.results,
         }

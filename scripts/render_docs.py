@@ -548,6 +548,15 @@ def _bench_note(record, path):
     )
 
 
+def _rounds_done(record):
+    """'N', or 'N (of M asked: stopped early)'."""
+    asked = record['settings'].get('rounds', 1)
+    done = record.get('rounds_done', asked)
+    if done < asked:
+        return '%d (of %d asked: the run was stopped early)' % (done, asked)
+    return str(done)
+
+
 def bench_peers(path):
     """Theano and its peers (``bench_training.py --peers``): steady
     training rate per round, compile time apart, and Theano / peer."""
@@ -594,12 +603,12 @@ def bench_peers(path):
             )
     threads = summary.get('threads', 1)
     return '\n'.join(lines) + (
-        '\n\n%d interleaved rounds, %d thread%s for every engine; compile: '
+        '\n\n%s interleaved rounds, %d thread%s for every engine; compile: '
         "Theano's `train_fn` + `test_fn` (warm cache), the peers' first "
         'call on every input length and the first validation pass, the '
         'median over the rounds. %s\n'
         % (
-            record['settings'].get('rounds', 1),
+            _rounds_done(record),
             threads,
             '' if threads == 1 else 's',
             _bench_note(record, path),
@@ -738,7 +747,7 @@ def speed_brief(path):
         '\n\nMedian of %d rounds; above 1: Theano is faster. %s, %s; '
         '`%s`.\n'
         % (
-            record['settings'].get('rounds', 1),
+            record.get('rounds_done') or record['settings'].get('rounds', 1),
             run.get('date', '?'),
             run.get('machine', '?'),
             path,

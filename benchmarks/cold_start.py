@@ -204,6 +204,38 @@ def summarise(results, targets):
     return summary
 
 
+def write(args, started, load_start, results, targets):
+    """Write the results so far to ``args.out`` (when given)."""
+    if not args.out:
+        return
+    sys.path.insert(0, HERE)
+    from bench_driver import _relative, machine
+
+    info = machine()
+    record = {
+        '_run': {
+            'command': ' '.join(
+                [
+                    os.path.relpath(sys.executable, ROOT),
+                    os.path.relpath(sys.argv[0], ROOT),
+                ]
+                + sys.argv[1:]
+            ),
+            'date': started.isoformat(timespec='minutes'),
+            'machine': '%s, %d CPUs' % (info.get('cpu', '?'), info['cpus']),
+            'python': info['python'],
+            'load_average_before': load_start,
+            'load_average_after': _loadavg(),
+        },
+        'theano_flags': args.theano_flags,
+        'summary': summarise(results, targets),
+        'runs': results,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(_relative(record), f, indent=1)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -234,6 +266,8 @@ def main(argv=None):
             r = run_target(target, args.theano_flags)
             r['round'] = rnd
             results.append(r)
+            # Rewritten after every target: a stopped run keeps the rest.
+            write(args, started, load_start, results, targets)
             print(
                 '  %-18s %s'
                 % (
@@ -252,36 +286,7 @@ def main(argv=None):
                 ),
                 flush=True,
             )
-    summary = summarise(results, targets)
-    if args.out:
-        sys.path.insert(0, HERE)
-        from bench_driver import _relative, machine
-
-        info = machine()
-        record = {
-            '_run': {
-                'command': ' '.join(
-                    [
-                        os.path.relpath(sys.executable, ROOT),
-                        os.path.relpath(sys.argv[0], ROOT),
-                    ]
-                    + sys.argv[1:]
-                ),
-                'date': started.isoformat(timespec='minutes'),
-                'machine': '%s, %d CPUs'
-                % (info.get('cpu', '?'), info['cpus']),
-                'python': info['python'],
-                'load_average_before': load_start,
-                'load_average_after': _loadavg(),
-            },
-            'theano_flags': args.theano_flags,
-            'summary': summary,
-            'runs': results,
-        }
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(_relative(record), f, indent=1)
-        print('wrote %s' % args.out)
+    write(args, started, load_start, results, targets)
     return 1 if any('error' in r for r in results) else 0
 
 

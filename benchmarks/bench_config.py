@@ -107,6 +107,20 @@ LEVERS = {
         'T.nnet.categorical_crossentropy (vs '
         'objectives.sequence_cost, indexed)',
     ),
+    'no_fusion': (
+        'tensor.local_elemwise_fusion=False',
+        {},
+        [],
+        MODELS,
+        'elementwise ops not fused into loops of several ops (vs fused)',
+    ),
+    'no_reshape_lift': (
+        'optimizer_excluding=local_reshape_lift',
+        {},
+        [],
+        MODELS,
+        "reshapes not lifted above elementwise ops (vs Theano's default)",
+    ),
     'scan_memoryview_check': (
         '',
         {},

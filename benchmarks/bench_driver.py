@@ -75,6 +75,9 @@ class Driver(object):
         self.torch_status = None
         self.peers = []
         self.equivalence = None
+        #: Rounds completed so far, and what to call after each.
+        self.rounds_done = 0
+        self.on_round = None
 
     def log(self, msg):
         print(msg, flush=True)
@@ -189,6 +192,10 @@ class Driver(object):
             if a.rounds > 1:
                 self.log('\n===== round %d of %d' % (rnd + 1, a.rounds))
             self.run_timings(rnd)
+            self.rounds_done = rnd + 1
+            if self.on_round is not None:
+                # What is measured so far is kept if the run is stopped.
+                self.on_round()
         self.round = None
         self.run_compile_and_full()
         self.log('\nuptime: %s' % _uptime())
@@ -255,6 +262,17 @@ class Driver(object):
         self.equivalence['seconds'] = time.perf_counter() - start
         if proc is not None:
             self.equivalence['stdout'] = proc.stdout
+            if proc.returncode:
+                # Why it failed: the check's exit status and last words.
+                self.equivalence['exit'] = proc.returncode
+                self.equivalence['stderr'] = proc.stderr[-2000:]
+                self.log(
+                    '  check_equivalence.py exit %d: %s'
+                    % (
+                        proc.returncode,
+                        (proc.stderr.strip().splitlines() or [''])[-1],
+                    )
+                )
             for line in proc.stdout.splitlines():
                 if line.startswith('['):
                     self.log('  ' + line)
@@ -589,28 +607,70 @@ class Driver(object):
     # ---------------------------------------------------------------- record
 
     def record(self, started, argv):
-        """Everything of the run, as written to the result JSON."""
-        return {
-            'date': started.isoformat(timespec='seconds'),
-            'command': ' '.join(
-                [
-                    os.path.relpath(sys.executable, ROOT)
-                    if sys.executable.startswith(ROOT)
-                    else sys.executable
+        """Everything of the run, as written to the result JSON.
+
+        ``_run`` says how it was made (the command, date, machine, load
+        average at the start and the end) for ``scripts/render_docs.py``;
+        paths inside the repository are written relative to it, so the
+        file names nothing of the machine it ran on.
+        """
+        info = machine()
+        command = ' '.join(
+            [
+                os.path.relpath(sys.executable, ROOT)
+                if sys.executable.startswith(ROOT)
+                else os.path.basename(sys.executable)
+            ]
+            + list(argv)
+        )
+        loads = [
+            [float(v) for v in r[key].split()]
+            for r in self.results
+            for key in ('load_before', 'load_after')
+            if r.get(key)
+        ]
+        record = {
+            '_run': {
+                'command': command,
+                'date': started.isoformat(timespec='minutes'),
+                'machine': '%s, %d CPUs'
+                % (info.get('cpu', '?'), info['cpus']),
+                'python': info['python'],
+                'load_average_before': loads[0] if loads else None,
+                'load_average_after': loads[-1] if loads else None,
+                'load_1min_range': [
+                    min(v[0] for v in loads),
+                    max(v[0] for v in loads),
                 ]
-                + list(argv)
-            ),
-            'machine': machine(),
+                if loads
+                else None,
+            },
+            'date': started.isoformat(timespec='seconds'),
+            'command': command,
+            'machine': info,
             'settings': dict(vars(self.args)),
+            'rounds_done': self.rounds_done,
             'summary': self.summary(),
             'workers': self.results,
         }
+        return _relative(record)
 
     def write(self, path, started, argv):
         """Write :meth:`record` to ``path`` (directories made)."""
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, 'w') as f:
             json.dump(self.record(started, argv), f, indent=1, default=str)
+
+
+def _relative(value):
+    """``value`` with every path under the repository made relative."""
+    if isinstance(value, dict):
+        return {k: _relative(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative(v) for v in value]
+    if isinstance(value, str) and ROOT in value:
+        return value.replace(ROOT + os.sep, '').replace(ROOT, '.')
+    return value
 
 
 def machine():

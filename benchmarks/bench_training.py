@@ -279,12 +279,16 @@ def main(argv=None):
 
     started = datetime.datetime.now()
     driver = Driver(args)
-    driver.log('bench_training: %s' % ' '.join(sys.argv))
-    driver.run()
-    print_tables(driver, driver.summary())
     out = args.out or os.path.join(
         RESULTS, 'bench-%s.json' % started.strftime('%Y%m%d-%H%M%S')
     )
+    if args.rounds > 1:
+        # The file is rewritten after every round, so a run stopped
+        # early keeps the rounds it completed (``rounds_done``).
+        driver.on_round = lambda: driver.write(out, started, sys.argv)
+    driver.log('bench_training: %s' % ' '.join(sys.argv))
+    driver.run()
+    print_tables(driver, driver.summary())
     driver.write(out, started, sys.argv)
     driver.log('\nwrote %s' % out)
     return 1 if any('error' in r for r in driver.results) else 0

@@ -604,6 +604,386 @@ def python_speed(path):
     )
 
 
+def _rounds_text(values, fmt='%.0f'):
+    return ' / '.join(fmt % v for v in values)
+
+
+def _bench_note(record, path):
+    run = record.get('_run') or {}
+    return (
+        'Made by %s; load average %s at the start, %s at the end; '
+        'file: `%s`.'
+        % (
+            _made_by(run),
+            _fmt_load(run.get('load_average_before')),
+            _fmt_load(run.get('load_average_after')),
+            path,
+        )
+    )
+
+
+def _rounds_done(record):
+    """'N', or 'N (of M asked: stopped early)'."""
+    asked = record['settings'].get('rounds', 1)
+    done = record.get('rounds_done', asked)
+    if done < asked:
+        return '%d (of %d asked: the run was stopped early)' % (done, asked)
+    return str(done)
+
+
+def bench_peers(path):
+    """Theano and its peers (``bench_training.py --peers``): steady
+    training rate per round, compile time apart, and Theano / peer."""
+    record = _load(path)
+    summary = record['summary']
+    lines = [
+        '| model | engine | training samples/s: median (per round) '
+        '| compile (s) | validation (s) | Theano / peer: median '
+        '(min–max) |',
+        '|---|---|---|---:|---:|---|',
+    ]
+    for model, m in summary['models'].items():
+        t = m.get('theano')
+        if not t:
+            continue
+        lines.append(
+            '| %s | **Theano** (the package) | **%.0f** (%s) | %s | %.2f | |'
+            % (
+                model,
+                t['samples_per_s'],
+                _rounds_text(
+                    t.get('samples_per_s_rounds') or [t['samples_per_s']]
+                ),
+                _fmt(t.get('compile_s'), 1),
+                t['val_s'],
+            )
+        )
+        for peer in m.get('peers', {}).values():
+            lines.append(
+                '| | %s | %.0f (%s) | %s | %.2f | **%.2f** (%.2f–%.2f) |'
+                % (
+                    peer['name'],
+                    peer['samples_per_s'],
+                    _rounds_text(
+                        peer.get('samples_per_s_rounds')
+                        or [peer['samples_per_s']]
+                    ),
+                    _fmt(peer.get('compile_s'), 1),
+                    peer['val_s'],
+                    peer['theano_over_peer'],
+                    peer['theano_over_peer_min'],
+                    peer['theano_over_peer_max'],
+                )
+            )
+    threads = summary.get('threads', 1)
+    return '\n'.join(lines) + (
+        '\n\n%s interleaved rounds, %d thread%s for every engine; compile: '
+        "Theano's `train_fn` + `test_fn` (warm cache), the peers' first "
+        'call on every input length and the first validation pass, the '
+        'median over the rounds. %s\n'
+        % (
+            _rounds_done(record),
+            threads,
+            '' if threads == 1 else 's',
+            _bench_note(record, path),
+        )
+    )
+
+
+def bench_goals(path):
+    """Issue 14's goals for Theano, met or not, from a peers run."""
+    record = _load(path)
+    lines = [
+        '| model | Theano / eager PyTorch (goal ≥ 1.5) | Theano / the '
+        'fastest compiled peer (goal ≥ 1.0) |',
+        '|---|---|---|',
+    ]
+    for model, m in record['summary']['models'].items():
+        g = m.get('goals') or {}
+        if not g:
+            continue
+        eager = (
+            '%.2f: %s'
+            % (
+                g['theano_over_eager'],
+                'met' if g['at_least_1.5x_eager'] else '**not met**',
+            )
+            if 'theano_over_eager' in g
+            else '–'
+        )
+        compiled = (
+            '%.2f (%s): %s'
+            % (
+                g['theano_over_fastest_compiled'],
+                g['fastest_compiled_peer'],
+                'met' if g['at_least_fastest_compiled'] else '**not met**',
+            )
+            if 'theano_over_fastest_compiled' in g
+            else '–'
+        )
+        lines.append('| %s | %s | %s |' % (model, eager, compiled))
+    return '\n'.join(lines) + (
+        '\n\nMedians of the per-round ratios; from `%s`.\n' % path
+    )
+
+
+def bench_equivalence(path):
+    """The check that each peer computes what Theano computes, before it
+    is timed."""
+    record = _load(path)
+    eq = record['summary'].get('equivalence') or {}
+    if 'results' not in eq:
+        raise RenderError('%s: no equivalence check' % path)
+    lines = [
+        '| model | peer | outputs | alpha | cost | clipped gradients '
+        '| step costs | weights | |',
+        '|---|---|---:|---:|---:|---:|---:|---:|---|',
+    ]
+    for r in eq['results']:
+        lines.append(
+            '| %s | %s | %.1e | %s | %.1e | %.1e | %.1e | %.1e | %s |'
+            % (
+                r['model'],
+                r['peer'],
+                r['output'],
+                '–' if r['alpha'] is None else '%.1e' % r['alpha'],
+                r['cost'],
+                r['grads'],
+                r['step_costs'],
+                r['weights'],
+                'pass' if r['ok'] else '**FAIL**',
+            )
+        )
+    versions = ', '.join(
+        '%s %s' % kv for kv in sorted((eq.get('versions') or {}).items())
+    )
+    return '\n'.join(lines) + (
+        '\n\nLargest absolute differences from Theano from the same weights '
+        '(seed %d), float32, after %d training steps; tolerance %g; %s. '
+        'From `%s`.\n'
+        % (
+            eq['seed'],
+            eq['results'][0]['steps'],
+            eq['tol'],
+            versions,
+            path,
+        )
+    )
+
+
+#: The peers' short names (by the benchmark worker's engine).
+SHORT_PEER = {
+    'torch': 'eager PyTorch',
+    'torch-compile': 'torch.compile',
+    'jax': 'JAX',
+}
+
+
+def speed_brief(path):
+    """The README's speed table: Theano's rate and its ratio to each
+    peer."""
+    record = _load(path)
+    models = record['summary']['models']
+    names = []
+    for m in models.values():
+        for peer in m.get('peers', {}).values():
+            name = SHORT_PEER.get(peer['engine'], peer['name'])
+            if name not in names:
+                names.append(name)
+    lines = [
+        '| model | Theano, samples/s | %s |'
+        % ' | '.join('Theano / %s' % n for n in names),
+        '|---|---:|%s' % ('---:|' * len(names)),
+    ]
+    for model, m in models.items():
+        t = m.get('theano')
+        if not t:
+            continue
+        by_name = {
+            SHORT_PEER.get(p['engine'], p['name']): p
+            for p in m.get('peers', {}).values()
+        }
+        lines.append(
+            '| %s | %.0f | %s |'
+            % (
+                model,
+                t['samples_per_s'],
+                ' | '.join(
+                    '%.2f' % by_name[n]['theano_over_peer']
+                    if n in by_name
+                    else '–'
+                    for n in names
+                ),
+            )
+        )
+    run = record.get('_run') or {}
+    return '\n'.join(lines) + (
+        '\n\nMedian of %d rounds; above 1: Theano is faster. %s, %s; '
+        '`%s`.\n'
+        % (
+            record.get('rounds_done') or record['settings'].get('rounds', 1),
+            run.get('date', '?'),
+            run.get('machine', '?'),
+            path,
+        )
+    )
+
+
+def compare_trees(path):
+    """Two trees' training speed (``benchmarks/compare_trees.py``)."""
+    record = _load(path)
+    trees = record['trees']
+    lines = [
+        '| model | measure | this tree, per round | `%s`, per round '
+        '| this / before: median (per round) | spread | within noise |'
+        % (trees['before']['commit'] or '?')[:7],
+        '|---|---|---|---|---|---:|---|',
+    ]
+    for model, m in record['models'].items():
+        for key, ratio, label, fmt in (
+            (
+                'samples_per_s',
+                'samples_per_s_ratio',
+                'training samples/s',
+                '%.0f',
+            ),
+            ('val_s', 'val_s_ratio', 'validation pass (s)', '%.2f'),
+        ):
+            r = m[ratio]
+            lines.append(
+                '| %s | %s | %s | %s | %.3f (%s) | %.3f | %s |'
+                % (
+                    model,
+                    label,
+                    _rounds_text(m['current'][key + '_rounds'], fmt),
+                    _rounds_text(m['before'][key + '_rounds'], fmt),
+                    r['median'],
+                    _rounds_text(r['rounds'], '%.3f'),
+                    r['spread'],
+                    'yes' if r['within_noise'] else '**no**',
+                )
+            )
+    return '\n'.join(lines) + (
+        '\n\nThis tree: `%s`; before: `%s` (%s). %d interleaved rounds; '
+        "spread: the largest distance of a round's ratio from the median; "
+        "within noise: the median's distance from 1 is at most the "
+        'spread. Made by %s; load average %s at the start, %s at the end; '
+        'file: `%s`.\n'
+        % (
+            (trees['current']['commit'] or '?')[:7]
+            + (' with changes' if trees['current'].get('modified') else ''),
+            (trees['before']['commit'] or '?')[:7],
+            trees['before'].get('subject', ''),
+            record['settings']['rounds'],
+            _made_by(record.get('_run')),
+            _fmt_load(record['_run'].get('load_average_before')),
+            _fmt_load(record['_run'].get('load_average_after')),
+            path,
+        )
+    )
+
+
+#: What each target of benchmarks/cold_start.py is, for the docs.
+COLD_TARGETS = {
+    'attention': '`seq2seq-lasagne train --model attention`',
+    'baseline': '`seq2seq-lasagne train --model baseline`',
+    'notebook-baseline': "the lab's first notebook "
+    '(`01_encoder_decoder.ipynb`) up to its training cell',
+    'notebook-attention': 'the attention notebook '
+    '(`02_attention_decoder.ipynb`) up to its training cell',
+}
+
+
+def cold_start(path):
+    """Seconds to the first training step with an empty compile cache
+    (``benchmarks/cold_start.py``)."""
+    record = _load(path)
+    lines = [
+        '| from an empty compile cache | first training step (s), per '
+        'round | of it, compiling (s) | CPU (s) | C modules compiled '
+        '| load average before → after |',
+        '|---|---|---:|---:|---:|---|',
+    ]
+    for target, s in record['summary'].items():
+        lines.append(
+            '| %s | %s | %s | %.0f | %d | %s |'
+            % (
+                COLD_TARGETS.get(target, target),
+                _rounds_text(s['first_step_s_rounds']),
+                _fmt(s.get('compile_s'), 0),
+                s['cpu_s'],
+                s['modules_compiled'],
+                '; '.join('%.1f → %.1f' % tuple(x) for x in s['load']),
+            )
+        )
+    flags = record.get('theano_flags')
+    return '\n'.join(lines) + (
+        '\n\n%sMade by %s; file: `%s`.\n'
+        % (
+            'Extra Theano flags: `%s`. ' % flags if flags else '',
+            _made_by(record.get('_run')),
+            path,
+        )
+    )
+
+
+def step_profile(*paths):
+    """Where a training step's time goes (``benchmarks/profile_step.py``),
+    one column per result file."""
+    results = [_load(p) for p in paths]
+    heads = []
+    for r in results:
+        extra = (r.get('_run') or {}).get('extra_theano_flags')
+        heads.append('%s%s' % (r['model'], ', `%s`' % extra if extra else ''))
+    lines = [
+        '| ms per training step | %s |' % ' | '.join(heads),
+        '|---|%s' % ('---:|' * len(results)),
+        '| **all** | %s |'
+        % ' | '.join('**%.1f**' % r['step_ms'] for r in results),
+        "| scans' inner functions | %s |"
+        % ' | '.join('%.1f' % r['scans_inner_fn_ms'] for r in results),
+        "| scans' Python loop | %s |"
+        % ' | '.join('%.1f' % r['scans_python_loop_ms'] for r in results),
+        '| outside the scans (outer graph, call) | %s |'
+        % ' | '.join('%.1f' % r['outside_scans_ms'] for r in results),
+        '| samples/s while profiled | %s |'
+        % ' | '.join('%.0f' % r['samples_per_s'] for r in results),
+    ]
+    names = []
+    for r in results:
+        for name in r['scans']:
+            if name not in names:
+                names.append(name)
+    for name in names:
+        cells = []
+        for r in results:
+            s = r['scans'].get(name)
+            cells.append(
+                '%.0f steps: inner %.0f µs, loop %.0f µs'
+                % (
+                    s['scan_steps_per_step'],
+                    s['inner_fn_us_per_scan_step'],
+                    s['python_loop_us_per_scan_step'],
+                )
+                if s
+                else '–'
+            )
+        lines.append(
+            '| `%s`, per scan step | %s |' % (name, ' | '.join(cells))
+        )
+    made = '; '.join(
+        '`%s`: %s, load average %s → %s'
+        % (
+            p,
+            _made_by(r.get('_run')),
+            _fmt_load((r.get('_run') or {}).get('load_average_before')),
+            _fmt_load((r.get('_run') or {}).get('load_average_after')),
+        )
+        for p, r in zip(paths, results)
+    )
+    return '\n'.join(lines) + '\n\nMade by %s.\n' % made
+
+
 RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
@@ -618,6 +998,13 @@ RENDERERS = {
     'plateau-runs': plateau_runs,
     'plateau-restarted': plateau_restarted,
     'plateau-study': plateau_study,
+    'bench-peers': bench_peers,
+    'bench-goals': bench_goals,
+    'bench-equivalence': bench_equivalence,
+    'speed-brief': speed_brief,
+    'compare-trees': compare_trees,
+    'cold-start': cold_start,
+    'step-profile': step_profile,
 }
 
 

@@ -89,3 +89,49 @@ def test_result_files_say_what_made_them(path):
     data = json.loads((ROOT / path).read_text())
     run = data.get('_run') if isinstance(data, dict) else None
     assert run and run.get('command'), '%s has no _run.command' % path
+
+
+def test_tree_comparison_says_within_noise_only_when_it_is(
+    tmp_path, monkeypatch
+):
+    """compare-trees: the verdict follows the rounds' ratios (a median
+    farther from 1 than the rounds spread is not noise)."""
+    monkeypatch.setattr(render_docs, 'ROOT', tmp_path)
+
+    def record(ratios):
+        before = [1000.0] * len(ratios)
+        return {
+            '_run': {'command': 'compare_trees.py --before b'},
+            'trees': {
+                'current': {'commit': 'a' * 40},
+                'before': {'commit': 'b' * 40, 'subject': 'old'},
+            },
+            'settings': {'rounds': len(ratios)},
+            'models': {
+                'attention': {
+                    'current': {
+                        'samples_per_s_rounds': [1000 * r for r in ratios],
+                        'val_s_rounds': [1.0] * len(ratios),
+                    },
+                    'before': {
+                        'samples_per_s_rounds': before,
+                        'val_s_rounds': [1.0] * len(ratios),
+                    },
+                    'samples_per_s_ratio': summarise(ratios),
+                    'val_s_ratio': summarise([1.0] * len(ratios)),
+                }
+            },
+        }
+
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from compare_trees import _spread as summarise
+
+    (tmp_path / 'noise.json').write_text(json.dumps(record([0.97, 1.02, 1.0])))
+    (tmp_path / 'slower.json').write_text(
+        json.dumps(record([0.8, 0.82, 0.81]))
+    )
+    noise = render_docs.compare_trees('noise.json')
+    slower = render_docs.compare_trees('slower.json')
+    assert '| attention | training samples/s | 970 / 1020 / 1000 |' in noise
+    assert '1.000 (0.970 / 1.020 / 1.000) | 0.030 | yes |' in noise
+    assert '0.810 (0.800 / 0.820 / 0.810) | 0.010 | **no** |' in slower

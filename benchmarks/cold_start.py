@@ -1,0 +1,294 @@
+"""Cold start: how long a student waits for the first training step.
+
+Each target runs in a fresh process with an empty Theano compile cache
+(``THEANO_FLAGS=base_compiledir=<new temporary directory>``); measured is
+the time from the process's start to its first training step:
+
+* ``attention``, ``baseline``: ``seq2seq-lasagne train --model M`` (the
+  command's own ``main``, in a child process that times each
+  ``Trainer.compile`` call and stops right after the first
+  ``Trainer.train_step`` has returned);
+* ``notebook-baseline``, ``notebook-attention``: the lab's notebooks
+  (``notebooks/01_encoder_decoder.ipynb``, ``02_attention_decoder.ipynb``)
+  executed with nbclient in quick mode (``SEQ2SEQ_QUICK=1``) up to and
+  including their first training cell; measured is the time from the
+  start to that cell's start (everything the lab compiles before training:
+  the ``.eval()`` checks of the model cells, then ``train_func`` and
+  ``test_func``; the cell's first statement draws a batch, its second is
+  the first training step), and the cell's own time in quick mode.
+
+Besides the wall time it records the CPU time of the process and its
+children (``g++`` included), the load average before and after, and the
+number of C modules compiled into the cache.
+
+Usage::
+
+    .venv/bin/python benchmarks/cold_start.py [--targets attention,...]
+        [--rounds 1] [--theano-flags FLAGS] [--out FILE]
+
+``--theano-flags`` adds flags after ``base_compiledir`` (to measure a
+lever); the environment's ``THEANO_FLAGS`` is not passed on.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NOTEBOOKS = {
+    'notebook-baseline': '01_encoder_decoder.ipynb',
+    'notebook-attention': '02_attention_decoder.ipynb',
+}
+TARGETS = ('attention', 'baseline') + tuple(NOTEBOOKS)
+MARK = 'COLD_START '
+
+#: The child of a ``train`` target: ``seq2seq-lasagne train`` that stops
+#: after its first training step.
+TRAIN_CHILD = r"""
+import json, os, sys, time
+start = float(os.environ['COLD_START_T0'])
+from seq2seq_lasagne import training
+from seq2seq_lasagne.cli import main
+
+marks = {'import_s': time.time() - start, 'compile_calls': []}
+compile_ = training.Trainer.compile
+train_step = training.Trainer.train_step
+
+def timed_compile(self, train=True, test=True):
+    began = time.time()
+    result = compile_(self, train=train, test=test)
+    marks['compile_calls'].append(
+        {'train': bool(train), 'test': bool(test), 's': time.time() - began}
+    )
+    return result
+
+def first_step(self, *args, **kwargs):
+    marks['first_step_begins_s'] = time.time() - start
+    train_step(self, *args, **kwargs)
+    marks['first_step_s'] = time.time() - start
+    sys.stdout.write('COLD_START ' + json.dumps(marks) + '\n')
+    sys.stdout.flush()
+    os._exit(0)
+
+training.Trainer.compile = timed_compile
+training.Trainer.train_step = first_step
+sys.exit(main(sys.argv[1:]))
+"""
+
+#: The child of a notebook target: the notebook up to its first training
+#: cell, in a kernel of this Python.
+NOTEBOOK_CHILD = r"""
+import json, os, sys, time
+start = float(os.environ['COLD_START_T0'])
+import nbformat
+from nbclient import NotebookClient
+
+path, cwd = sys.argv[1:3]
+nb = nbformat.read(path, as_version=4)
+train_cell = next(
+    i for i, c in enumerate(nb.cells)
+    if c.cell_type == 'code' and 'train_func(' in c.source
+    and 'while ' in c.source
+)
+nb.cells = nb.cells[:train_cell + 1]
+marks = {'train_cell': train_cell, 'cell_starts_s': {}}
+
+def began(cell, cell_index):
+    marks['cell_starts_s'][cell_index] = time.time() - start
+
+def ended(cell, cell_index, execute_reply):
+    if cell_index == train_cell:
+        marks['train_cell_ends_s'] = time.time() - start
+
+client = NotebookClient(
+    nb, timeout=3600, kernel_name='python3',
+    resources={'metadata': {'path': cwd}},
+    on_cell_execute=began, on_cell_executed=ended,
+)
+client.execute()
+marks['first_step_s'] = marks['cell_starts_s'][train_cell]
+sys.stdout.write('COLD_START ' + json.dumps(marks) + '\n')
+"""
+
+
+def _loadavg():
+    with open('/proc/loadavg') as f:
+        return [float(v) for v in f.read().split()[:3]]
+
+
+def _count_modules(compiledir):
+    """C modules (a ``mod.cpp`` each) compiled into a cache."""
+    return sum('mod.cpp' in files for _, _, files in os.walk(compiledir))
+
+
+def run_target(target, flags):
+    """One cold start of ``target``; a dict of figures."""
+    cache = tempfile.mkdtemp(prefix='cold-cache-')
+    work = tempfile.mkdtemp(prefix='cold-run-')
+    env = dict(os.environ)
+    env['THEANO_FLAGS'] = ','.join(
+        filter(None, ['base_compiledir=' + cache, flags])
+    )
+    env.setdefault('PYTHONWARNINGS', 'ignore')
+    if target in NOTEBOOKS:
+        env['SEQ2SEQ_QUICK'] = '1'
+        notebook = os.path.join(ROOT, 'notebooks', NOTEBOOKS[target])
+        cmd = [sys.executable, '-c', NOTEBOOK_CHILD, notebook, work]
+    else:
+        cmd = [sys.executable, '-c', TRAIN_CHILD, 'train', '--model']
+        cmd += [target, '--out', os.path.join(work, 'run'), '--no-progress']
+    out = {'target': target, 'theano_flags': flags}
+    out['load_before'] = _loadavg()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.time()
+    env['COLD_START_T0'] = repr(start)
+    try:
+        proc = subprocess.run(
+            cmd, env=env, cwd=work, capture_output=True, text=True
+        )
+        end = time.time()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        lines = [
+            line for line in proc.stdout.splitlines() if line.startswith(MARK)
+        ]
+        if lines:
+            out.update(json.loads(lines[-1][len(MARK) :]))
+        else:
+            out['error'] = 'exit %d: %s' % (
+                proc.returncode,
+                (proc.stderr or proc.stdout).strip()[-2000:],
+            )
+        out['process_s'] = end - start
+        out['cpu_s'] = (after.ru_utime - before.ru_utime) + (
+            after.ru_stime - before.ru_stime
+        )
+        out['modules_compiled'] = _count_modules(cache)
+    finally:
+        out['load_after'] = _loadavg()
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def summarise(results, targets):
+    """Per target: median and rounds of the first-step time, CPU time,
+    modules compiled, load."""
+    summary = {}
+    for target in targets:
+        ok = [r for r in results if r['target'] == target and 'error' not in r]
+        if not ok:
+            continue
+        summary[target] = {
+            'first_step_s': statistics.median(r['first_step_s'] for r in ok),
+            'first_step_s_rounds': [r['first_step_s'] for r in ok],
+            'cpu_s': statistics.median(r['cpu_s'] for r in ok),
+            'modules_compiled': statistics.median(
+                r['modules_compiled'] for r in ok
+            ),
+            'compile_s': statistics.median(
+                sum(c['s'] for c in r.get('compile_calls', [])) for r in ok
+            )
+            if target not in NOTEBOOKS
+            else None,
+            'load': [[r['load_before'][0], r['load_after'][0]] for r in ok],
+        }
+    return summary
+
+
+def write(args, started, load_start, results, targets):
+    """Write the results so far to ``args.out`` (when given)."""
+    if not args.out:
+        return
+    sys.path.insert(0, HERE)
+    from bench_driver import _relative, machine
+
+    info = machine()
+    record = {
+        '_run': {
+            'command': ' '.join(
+                [
+                    os.path.relpath(sys.executable, ROOT),
+                    os.path.relpath(sys.argv[0], ROOT),
+                ]
+                + sys.argv[1:]
+            ),
+            'date': started.isoformat(timespec='minutes'),
+            'machine': '%s, %d CPUs' % (info.get('cpu', '?'), info['cpus']),
+            'python': info['python'],
+            'load_average_before': load_start,
+            'load_average_after': _loadavg(),
+        },
+        'theano_flags': args.theano_flags,
+        'summary': summarise(results, targets),
+        'runs': results,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(_relative(record), f, indent=1)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--targets',
+        default=','.join(TARGETS),
+        help='comma-separated, of %s (default all)' % ', '.join(TARGETS),
+    )
+    parser.add_argument('--rounds', type=int, default=1)
+    parser.add_argument(
+        '--theano-flags',
+        default='',
+        help='extra Theano flags for every target (a lever)',
+    )
+    parser.add_argument('--out', help='JSON file to write')
+    args = parser.parse_args(argv)
+    targets = [t for t in args.targets.split(',') if t]
+    for t in targets:
+        if t not in TARGETS:
+            parser.error('unknown target %r' % t)
+    if args.rounds < 1:
+        parser.error('--rounds must be at least 1')
+    started = datetime.datetime.now()
+    load_start = _loadavg()
+    print('cold_start: load average %s' % load_start, flush=True)
+    results = []
+    for rnd in range(args.rounds):
+        for target in targets:
+            r = run_target(target, args.theano_flags)
+            r['round'] = rnd
+            results.append(r)
+            # Rewritten after every target: a stopped run keeps the rest.
+            write(args, started, load_start, results, targets)
+            print(
+                '  %-18s %s'
+                % (
+                    target,
+                    'ERROR ' + r['error'].splitlines()[-1]
+                    if 'error' in r
+                    else 'first step after %.1f s (CPU %.1f s, %d modules; '
+                    'load %.2f -> %.2f)'
+                    % (
+                        r['first_step_s'],
+                        r['cpu_s'],
+                        r['modules_compiled'],
+                        r['load_before'][0],
+                        r['load_after'][0],
+                    ),
+                ),
+                flush=True,
+            )
+    write(args, started, load_start, results, targets)
+    return 1 if any('error' in r for r in results) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

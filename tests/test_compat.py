@@ -87,16 +87,22 @@ def test_plain_theano_and_lasagne_work_after_import():
     np.testing.assert_array_equal(f(value)[0, 0], [[5, 7], [13, 15]])
 
 
-def test_scan_runs_its_python_loop():
+def test_scan_runs_its_python_loop_where_cython_does_not_build():
     import theano
     import theano.tensor as T
 
-    assert sys.modules['theano.scan_module.scan_perform_ext'] is None
     k = T.iscalar()
     result, _ = theano.scan(
         lambda prev: prev * 2, outputs_info=T.ones(()), n_steps=k
     )
     assert theano.function([k], result[-1])(5) == 32
+    # Compiling the scan has looked for its Cython core by now.
+    ext = sys.modules.get('theano.scan_module.scan_perform_ext')
+    if sys.version_info >= (3, 11):
+        assert ext is None
+    else:
+        # Python 3.10: scan's shipped Cython core builds, and is used.
+        assert ext is not None
 
 
 def test_scan_reuse_check_does_not_compare_contents():

@@ -662,6 +662,33 @@ class Driver(object):
             json.dump(self.record(started, argv), f, indent=1, default=str)
 
 
+def load_average():
+    """The load averages over 1, 5 and 15 minutes, as numbers."""
+    with open('/proc/loadavg') as f:
+        return [float(v) for v in f.read().split()[:3]]
+
+
+def run_header(started, load_before, load_after):
+    """The ``_run`` record of a benchmark script's JSON: its command line
+    (repository-relative), date, machine, Python and the load average
+    around the measurement."""
+    info = machine()
+    return {
+        'command': ' '.join(
+            [
+                os.path.relpath(sys.executable, ROOT),
+                os.path.relpath(sys.argv[0], ROOT),
+            ]
+            + sys.argv[1:]
+        ),
+        'date': started.isoformat(timespec='minutes'),
+        'machine': '%s, %d CPUs' % (info.get('cpu', '?'), info['cpus']),
+        'python': info['python'],
+        'load_average_before': load_before,
+        'load_average_after': load_after,
+    }
+
+
 def _relative(value):
     """``value`` with every path under the repository made relative."""
     if isinstance(value, dict):

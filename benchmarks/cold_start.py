@@ -43,6 +43,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from bench_driver import _relative, load_average, run_header  # noqa: E402
+
 ROOT = os.path.dirname(HERE)
 NOTEBOOKS = {
     'notebook-baseline': '01_encoder_decoder.ipynb',
@@ -120,11 +124,6 @@ sys.stdout.write('COLD_START ' + json.dumps(marks) + '\n')
 """
 
 
-def _loadavg():
-    with open('/proc/loadavg') as f:
-        return [float(v) for v in f.read().split()[:3]]
-
-
 def _count_modules(compiledir):
     """C modules (a ``mod.cpp`` each) compiled into a cache."""
     return sum('mod.cpp' in files for _, _, files in os.walk(compiledir))
@@ -147,7 +146,7 @@ def run_target(target, flags):
         cmd = [sys.executable, '-c', TRAIN_CHILD, 'train', '--model']
         cmd += [target, '--out', os.path.join(work, 'run'), '--no-progress']
     out = {'target': target, 'theano_flags': flags}
-    out['load_before'] = _loadavg()
+    out['load_before'] = load_average()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
     env['COLD_START_T0'] = repr(start)
@@ -173,7 +172,7 @@ def run_target(target, flags):
         )
         out['modules_compiled'] = _count_modules(cache)
     finally:
-        out['load_after'] = _loadavg()
+        out['load_after'] = load_average()
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -208,25 +207,9 @@ def write(args, started, load_start, results, targets):
     """Write the results so far to ``args.out`` (when given)."""
     if not args.out:
         return
-    sys.path.insert(0, HERE)
-    from bench_driver import _relative, machine
 
-    info = machine()
     record = {
-        '_run': {
-            'command': ' '.join(
-                [
-                    os.path.relpath(sys.executable, ROOT),
-                    os.path.relpath(sys.argv[0], ROOT),
-                ]
-                + sys.argv[1:]
-            ),
-            'date': started.isoformat(timespec='minutes'),
-            'machine': '%s, %d CPUs' % (info.get('cpu', '?'), info['cpus']),
-            'python': info['python'],
-            'load_average_before': load_start,
-            'load_average_after': _loadavg(),
-        },
+        '_run': run_header(started, load_start, load_average()),
         'theano_flags': args.theano_flags,
         'summary': summarise(results, targets),
         'runs': results,
@@ -258,7 +241,7 @@ def main(argv=None):
     if args.rounds < 1:
         parser.error('--rounds must be at least 1')
     started = datetime.datetime.now()
-    load_start = _loadavg()
+    load_start = load_average()
     print('cold_start: load average %s' % load_start, flush=True)
     results = []
     for rnd in range(args.rounds):

@@ -42,12 +42,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from bench_config import MARK, MODELS, NORMAL, RESULTS  # noqa: E402
-from bench_driver import _relative, machine  # noqa: E402
-
-
-def _loadavg():
-    with open('/proc/loadavg') as f:
-        return [float(v) for v in f.read().split()[:3]]
+from bench_driver import _relative, load_average, run_header  # noqa: E402
 
 
 def _git(tree, *args):
@@ -124,7 +119,7 @@ def run_worker(tree, python, model, args):
         THEANO_FLAGS='base_compiledir=' + args.compiledir,
         PYTHONWARNINGS='ignore',
     )
-    load_before = _loadavg()
+    load_before = load_average()
     start = time.perf_counter()
     proc = subprocess.run(
         cmd,
@@ -147,7 +142,7 @@ def run_worker(tree, python, model, args):
     out.update(
         worker_s=time.perf_counter() - start,
         load_before=load_before,
-        load_after=_loadavg(),
+        load_after=load_average(),
     )
     return out
 
@@ -264,7 +259,7 @@ def main(argv=None):
                 % (name, found, tree)
             )
     started = datetime.datetime.now()
-    load_start = _loadavg()
+    load_start = load_average()
     print('compare_trees: load average %s' % load_start, flush=True)
     runs = []
     for rnd in range(args.rounds):
@@ -310,22 +305,7 @@ def main(argv=None):
                 )
             )
     record = {
-        '_run': {
-            'command': ' '.join(
-                [os.path.relpath(sys.executable, ROOT)]
-                + [os.path.relpath(sys.argv[0], ROOT)]
-                + sys.argv[1:]
-            ),
-            'date': started.isoformat(timespec='minutes'),
-            'machine': '%s, %d CPUs'
-            % (
-                machine().get('cpu', '?'),
-                os.cpu_count(),
-            ),
-            'python': machine()['python'],
-            'load_average_before': load_start,
-            'load_average_after': _loadavg(),
-        },
+        '_run': run_header(started, load_start, load_average()),
         'trees': {
             'current': describe(ROOT),
             'before': dict(

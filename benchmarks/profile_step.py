@@ -214,24 +214,12 @@ def main(argv=None):
     print_profile(result)
     if args.json:
         sys.path.insert(0, HERE)
-        from bench_driver import _relative, machine
+        from bench_driver import _relative, run_header
 
-        info = machine()
-        result['_run'] = {
-            'command': ' '.join(
-                [
-                    os.path.relpath(sys.executable, ROOT),
-                    os.path.relpath(sys.argv[0], ROOT),
-                ]
-                + sys.argv[1:]
-            ),
-            'date': started.isoformat(timespec='minutes'),
-            'machine': '%s, %d CPUs' % (info.get('cpu', '?'), info['cpus']),
-            'python': info['python'],
-            'load_average_before': load_before,
-            'load_average_after': load_after,
-            'extra_theano_flags': args.theano_flags,
-        }
+        result['_run'] = dict(
+            run_header(started, load_before, load_after),
+            extra_theano_flags=args.theano_flags,
+        )
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:
             json.dump(_relative(result), f, indent=1)

@@ -17,6 +17,13 @@ the time from the process's start to its first training step:
   ``test_func``; the cell's first statement draws a batch, its second is
   the first training step), and the cell's own time in quick mode.
 
+With ``--warm`` the targets start instead with Theano's default compile
+cache as the user's later runs find it (each target runs once untimed
+first, to fill it), each round once with the cache of optimised graphs
+(``seq2seq_lasagne.compat.graph_cache``) and once without it
+(``SEQ2SEQ_GRAPH_CACHE=0``), and the summary adds the median of the
+per-round ratios of the two times.
+
 Besides the wall time it records the CPU time of the process and its
 children (``g++`` included), the load average before and after, and the
 number of C modules compiled into the cache.
@@ -24,7 +31,7 @@ number of C modules compiled into the cache.
 Usage::
 
     .venv/bin/python benchmarks/cold_start.py [--targets attention,...]
-        [--rounds 1] [--theano-flags FLAGS] [--out FILE]
+        [--rounds 1] [--warm] [--theano-flags FLAGS] [--out FILE]
 
 ``--theano-flags`` adds flags after ``base_compiledir`` (to measure a
 lever); the environment's ``THEANO_FLAGS`` is not passed on.
@@ -54,6 +61,8 @@ NOTEBOOKS = {
 }
 TARGETS = ('attention', 'baseline') + tuple(NOTEBOOKS)
 MARK = 'COLD_START '
+#: Turns the cache of optimised graphs off (seq2seq_lasagne.compat).
+GRAPH_CACHE_ENV = 'SEQ2SEQ_GRAPH_CACHE'
 
 #: The child of a ``train`` target: ``seq2seq-lasagne train`` that stops
 #: after its first training step.
@@ -129,14 +138,24 @@ def _count_modules(compiledir):
     return sum('mod.cpp' in files for _, _, files in os.walk(compiledir))
 
 
-def run_target(target, flags):
-    """One cold start of ``target``; a dict of figures."""
-    cache = tempfile.mkdtemp(prefix='cold-cache-')
+def run_target(target, flags, warm=False, graph_cache=True):
+    """One start of ``target``; a dict of figures.
+
+    Cold (the default): in an empty compile cache, deleted afterwards.
+    ``warm``: in Theano's default compile cache, as the user's later runs
+    find it; ``graph_cache=False`` then turns off the cache of optimised
+    graphs (``SEQ2SEQ_GRAPH_CACHE=0``), the peer of a warm start."""
     work = tempfile.mkdtemp(prefix='cold-run-')
     env = dict(os.environ)
-    env['THEANO_FLAGS'] = ','.join(
-        filter(None, ['base_compiledir=' + cache, flags])
-    )
+    env.pop('THEANO_FLAGS', None)
+    if warm:
+        cache = None
+    else:
+        cache = tempfile.mkdtemp(prefix='cold-cache-')
+        flags = ','.join(filter(None, ['base_compiledir=' + cache, flags]))
+    if flags:
+        env['THEANO_FLAGS'] = flags
+    env[GRAPH_CACHE_ENV] = '1' if graph_cache else '0'
     env.setdefault('PYTHONWARNINGS', 'ignore')
     if target in NOTEBOOKS:
         env['SEQ2SEQ_QUICK'] = '1'
@@ -146,6 +165,9 @@ def run_target(target, flags):
         cmd = [sys.executable, '-c', TRAIN_CHILD, 'train', '--model']
         cmd += [target, '--out', os.path.join(work, 'run'), '--no-progress']
     out = {'target': target, 'theano_flags': flags}
+    if warm:
+        out['graph_cache'] = graph_cache
+        modules_before = _count_modules(theano_compiledir(env))
     out['load_before'] = load_average()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
@@ -170,23 +192,65 @@ def run_target(target, flags):
         out['cpu_s'] = (after.ru_utime - before.ru_utime) + (
             after.ru_stime - before.ru_stime
         )
-        out['modules_compiled'] = _count_modules(cache)
+        if warm:
+            out['modules_compiled'] = (
+                _count_modules(theano_compiledir(env)) - modules_before
+            )
+        else:
+            out['modules_compiled'] = _count_modules(cache)
     finally:
         out['load_after'] = load_average()
-        shutil.rmtree(cache, ignore_errors=True)
+        if cache:
+            shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     return out
 
 
+def theano_compiledir(env):
+    """Theano's compile directory under the environment ``env``."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-c',
+            'import seq2seq_lasagne, theano; print(theano.config.compiledir)',
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _variant(result):
+    """A run's name in the summary: its target, and for a warm start
+    whether the graph cache was on."""
+    if 'graph_cache' not in result:
+        return result['target']
+    return '%s (warm, graph cache %s)' % (
+        result['target'],
+        'on' if result['graph_cache'] else 'off',
+    )
+
+
 def summarise(results, targets):
-    """Per target: median and rounds of the first-step time, CPU time,
-    modules compiled, load."""
+    """Per target (and warm variant): median and rounds of the first-step
+    time, CPU time, modules compiled, load; for warm starts, the median of
+    the per-round ratios of the time without the graph cache to the time
+    with it."""
     summary = {}
-    for target in targets:
-        ok = [r for r in results if r['target'] == target and 'error' not in r]
+    variants = []
+    for r in results:
+        if r['target'] in targets and _variant(r) not in variants:
+            variants.append(_variant(r))
+    for variant in variants:
+        ok = [
+            r for r in results if _variant(r) == variant and 'error' not in r
+        ]
         if not ok:
             continue
-        summary[target] = {
+        target = ok[0]['target']
+        summary[variant] = {
             'first_step_s': statistics.median(r['first_step_s'] for r in ok),
             'first_step_s_rounds': [r['first_step_s'] for r in ok],
             'cpu_s': statistics.median(r['cpu_s'] for r in ok),
@@ -200,6 +264,23 @@ def summarise(results, targets):
             else None,
             'load': [[r['load_before'][0], r['load_after'][0]] for r in ok],
         }
+    for target in targets:
+        on, off = (
+            {
+                r['round']: r['first_step_s']
+                for r in results
+                if r['target'] == target
+                and r.get('graph_cache') is flag
+                and 'error' not in r
+            }
+            for flag in (True, False)
+        )
+        ratios = [off[k] / on[k] for k in sorted(on) if k in off]
+        if ratios:
+            summary[target + ' (warm: without / with the graph cache)'] = {
+                'ratio': statistics.median(ratios),
+                'ratio_rounds': ratios,
+            }
     return summary
 
 
@@ -210,6 +291,7 @@ def write(args, started, load_start, results, targets):
 
     record = {
         '_run': run_header(started, load_start, load_average()),
+        'cache': 'warm' if args.warm else 'empty',
         'theano_flags': args.theano_flags,
         'summary': summarise(results, targets),
         'runs': results,
@@ -232,6 +314,13 @@ def main(argv=None):
         default='',
         help='extra Theano flags for every target (a lever)',
     )
+    parser.add_argument(
+        '--warm',
+        action='store_true',
+        help="start with Theano's default (warm) compile cache instead of "
+        'an empty one, each target once untimed first, then each round '
+        'with the graph cache on and off',
+    )
     parser.add_argument('--out', help='JSON file to write')
     args = parser.parse_args(argv)
     targets = [t for t in args.targets.split(',') if t]
@@ -244,9 +333,22 @@ def main(argv=None):
     load_start = load_average()
     print('cold_start: load average %s' % load_start, flush=True)
     results = []
-    for rnd in range(args.rounds):
+    if args.warm:
         for target in targets:
-            r = run_target(target, args.theano_flags)
+            r = run_target(target, args.theano_flags, warm=True)
+            print(
+                '  %-18s filled the caches in %.1f s'
+                % (target, r.get('first_step_s', float('nan'))),
+                flush=True,
+            )
+    variants = [(False, True)]
+    if args.warm:
+        variants = [(True, True), (True, False)]
+    for rnd in range(args.rounds):
+        for target, (warm, graphs) in (
+            (t, v) for t in targets for v in variants
+        ):
+            r = run_target(target, args.theano_flags, warm, graphs)
             r['round'] = rnd
             results.append(r)
             # Rewritten after every target: a stopped run keeps the rest.
@@ -254,7 +356,7 @@ def main(argv=None):
             print(
                 '  %-18s %s'
                 % (
-                    target,
+                    _variant(r),
                     'ERROR ' + r['error'].splitlines()[-1]
                     if 'error' in r
                     else 'first step after %.1f s (CPU %.1f s, %d modules; '

@@ -8,8 +8,14 @@ training loop does.  Prints one JSON line::
     {"seconds": ..., "kernel_seconds": ..., "compiled": N, "compiledir": ...}
 
 ``seconds`` is from this script's start (kernel start included) to the end
-of the step; ``compiled`` counts the C modules Theano added to its compile
-directory meanwhile, ``compiled_ops`` names their op classes.
+of the step; ``compiled`` counts the C modules g++ compiled in the kernel
+meanwhile, ``compiled_ops`` names their op classes, ``graph_cache`` counts
+the graphs optimised anew (misses) and those found optimised (hits) by
+``seq2seq_lasagne.compat.graph_cache``.  They are counted in
+the kernel, by a cell run right after the notebook's first one (which
+imports the package, and with it Theano): counting the module files left
+in the compile directory afterwards missed the modules Theano keeps as
+unversioned, in temporary folders it deletes when the kernel stops.
 Used by tests/test_container.py and to measure docs/CONTAINER.md's figure::
 
     python docker/first_step.py [NOTEBOOK]
@@ -32,48 +38,30 @@ print('first step cost', float(batch_cost))
 """
 
 
-def compiled_modules(compiledir):
-    """The set of compiled module files under the compile directory."""
-    found = set()
-    for dirpath, _, files in os.walk(compiledir):
-        found.update(
-            os.path.join(dirpath, f) for f in files if f.endswith('.so')
-        )
-    return found
+# Every module g++ compiles in the kernel, by the op classes in its code.
+COUNT_COMPILES = """\
+import theano.gof.cmodule as _s2s_cmodule
+_s2s_compiled = []
+_s2s_compile_str = _s2s_cmodule.GCC_compiler.compile_str
 
 
-def op_classes(modules):
-    """The op classes whose C code the given module files hold (read from
-    the ``// Op class X`` lines of each module's ``mod.cpp``)."""
-    found = set()
-    for module in modules:
-        source = os.path.join(os.path.dirname(module), 'mod.cpp')
-        try:
-            with open(source) as f:
-                for line in f:
-                    if line.startswith('// Op class '):
-                        found.add(line.split()[-1])
-        except OSError:
-            found.add('?')
-    return sorted(found)
+def _s2s_counting(module_name, src_code, *args, **kwargs):
+    _s2s_compiled.append(sorted({
+        line.split()[-1] for line in src_code.splitlines()
+        if line.startswith('// Op class ')}))
+    return _s2s_compile_str(module_name, src_code, *args, **kwargs)
 
 
-def compiledir():
-    """Theano's compile directory, as the kernel will see it."""
-    import subprocess
+_s2s_cmodule.GCC_compiler.compile_str = staticmethod(_s2s_counting)
+"""
 
-    out = subprocess.run(
-        [
-            sys.executable,
-            '-c',
-            'import seq2seq_lasagne, theano; print(theano.config.compiledir)',
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd='/',
-    )
-    return out.stdout.strip().splitlines()[-1]
+REPORT = """\
+import json, theano
+from seq2seq_lasagne.compat import graph_cache as _s2s_graphs
+print('S2S_REPORT ' + json.dumps({'compiled': _s2s_compiled,
+                                  'compiledir': theano.config.compiledir,
+                                  'graph_cache': _s2s_graphs.stats}))
+"""
 
 
 def main(argv=None):
@@ -103,10 +91,10 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 1
+    cells.insert(1, nbformat.v4.new_code_cell(COUNT_COMPILES))
     cells.append(nbformat.v4.new_code_cell(FIRST_STEP))
+    cells.append(nbformat.v4.new_code_cell(REPORT))
     nb.cells = cells
-    directory = compiledir()
-    before = compiled_modules(directory)
     kernel_start = time.perf_counter()
     NotebookClient(
         nb,
@@ -117,22 +105,26 @@ def main(argv=None):
         },
     ).execute()
     end = time.perf_counter()
-    out = ''.join(o.get('text', '') for o in nb.cells[-1].outputs)
+    out = ''.join(o.get('text', '') for o in nb.cells[-2].outputs)
     if 'first step cost' not in out:
         print(
             'first_step: error: the training step printed nothing',
             file=sys.stderr,
         )
         return 1
-    new = compiled_modules(directory) - before
+    report = ''.join(o.get('text', '') for o in nb.cells[-1].outputs)
+    report = json.loads(report.split('S2S_REPORT ', 1)[1])
     print(
         json.dumps(
             {
                 'seconds': round(end - START, 2),
                 'kernel_seconds': round(end - kernel_start, 2),
-                'compiled': len(new),
-                'compiled_ops': op_classes(new),
-                'compiledir': directory,
+                'compiled': len(report['compiled']),
+                'compiled_ops': sorted(
+                    {op for ops in report['compiled'] for op in ops}
+                ),
+                'compiledir': report['compiledir'],
+                'graph_cache': report['graph_cache'],
             }
         )
     )

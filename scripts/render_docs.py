@@ -894,27 +894,55 @@ COLD_TARGETS = {
 }
 
 
+def _cold_target(name):
+    """A summary entry's name for the docs: ``attention (warm, graph cache
+    on)`` keeps its parenthesis."""
+    target, _, rest = name.partition(' (')
+    label = COLD_TARGETS.get(target, target)
+    return label + (' (' + rest if rest else '')
+
+
 def cold_start(path):
-    """Seconds to the first training step with an empty compile cache
+    """Seconds to the first training step with an empty compile cache, or
+    with a warm one and the graph cache on and off
     (``benchmarks/cold_start.py``)."""
     record = _load(path)
+    cache = record.get('cache', 'empty')
     lines = [
-        '| from an empty compile cache | first training step (s), per '
+        '| from %s compile cache | first training step (s), per '
         'round | of it, compiling (s) | CPU (s) | C modules compiled '
-        '| load average before → after |',
+        '| load average before → after |'
+        % ('an empty' if cache == 'empty' else 'a warm'),
         '|---|---|---:|---:|---:|---|',
     ]
+    ratios = []
     for target, s in record['summary'].items():
+        if 'ratio' in s:
+            ratios.append(
+                '%s: %.2f (rounds: %s)'
+                % (
+                    _cold_target(target.partition(' (')[0]),
+                    s['ratio'],
+                    ', '.join('%.2f' % r for r in s['ratio_rounds']),
+                )
+            )
+            continue
         lines.append(
             '| %s | %s | %s | %.0f | %d | %s |'
             % (
-                COLD_TARGETS.get(target, target),
+                _cold_target(target),
                 _rounds_text(s['first_step_s_rounds']),
                 _fmt(s.get('compile_s'), 0),
                 s['cpu_s'],
                 s['modules_compiled'],
                 '; '.join('%.1f → %.1f' % tuple(x) for x in s['load']),
             )
+        )
+    if ratios:
+        lines.append('')
+        lines.append(
+            'Median of the per-round ratios, time to the first step '
+            'without the graph cache / with it: ' + '; '.join(ratios) + '.'
         )
     flags = record.get('theano_flags')
     return '\n'.join(lines) + (

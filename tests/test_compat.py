@@ -343,8 +343,7 @@ import seq2seq_lasagne, theano, theano.tensor as T
 compiledir = theano.config.compiledir
 before = set(glob.glob(os.path.join(compiledir, '*', '*.so')))
 x = T.matrix()
-f = theano.function([x], x.dimshuffle(1, 0, 'x') * 2)
-f(np.ones((2, 3), dtype='float32'))
+{compute}
 ops = set()
 for module in set(glob.glob(os.path.join(compiledir, '*', '*.so'))) - before:
     with open(os.path.join(os.path.dirname(module), 'mod.cpp')) as source:
@@ -367,12 +366,77 @@ def test_a_later_process_finds_dimshuffle_in_the_compile_cache(
         'op.COp.c_code_cache_version = '
         'op.COp.c_code_cache_version.__wrapped__'
     )
-    code = COMPILED_OPS.format(restore=restore)
+    compute = (
+        "f = theano.function([x], x.dimshuffle(1, 0, 'x') * 2)\n"
+        "f(np.ones((2, 3), dtype='float32'))"
+    )
+    code = COMPILED_OPS.format(restore=restore, compute=compute)
     flags = 'base_compiledir=%s' % tmp_path
     first = run_python(code, THEANO_FLAGS=flags)[-1].split()
     assert 'DimShuffle' in first
     later = run_python(code, THEANO_FLAGS=flags)[-1].split()
     assert ('DimShuffle' in later) is not fixed, later
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('fixed', [True, False])
+def test_a_later_process_finds_ops_without_parameters_in_the_compile_cache(
+    tmp_path, fixed
+):
+    # AdvancedSubtensor1 (an embedding's lookup) has __props__ = (): Theano
+    # 1.0.5 then keys its module as unversioned, so every process compiles
+    # it again, in a temporary folder.
+    restore = (
+        ''
+        if fixed
+        else 'from theano.gof import cc\n'
+        'cc.CLinker.cmodule_key_ = cc.CLinker.cmodule_key_.__wrapped__'
+    )
+    compute = (
+        'i = T.ivector()\n'
+        'f = theano.function([x, i], x[i])\n'
+        "f(np.ones((2, 3), dtype='float32'), np.array([1, 0], 'int32'))"
+    )
+    code = COMPILED_OPS.format(restore=restore, compute=compute)
+    flags = 'base_compiledir=%s' % tmp_path
+    first = run_python(code, THEANO_FLAGS=flags)[-1].split()
+    assert 'AdvancedSubtensor1' in first
+    later = run_python(code, THEANO_FLAGS=flags)[-1].split()
+    assert ('AdvancedSubtensor1' in later) is not fixed, later
+
+
+def test_only_empty_props_lose_their_unversioned_mark():
+    import theano
+    import theano.tensor as T
+    from theano.gof import cc
+
+    from seq2seq_lasagne.compat import cache_keys
+
+    def key(fgraph, shipped=False):
+        linker = cc.CLinker().accept(fgraph)
+        method = cc.CLinker.cmodule_key_
+        if shipped:
+            method = method.__wrapped__
+        return method(linker, fgraph, linker.no_recycling)
+
+    x, i = T.matrix(), T.ivector()
+    lookup = theano.gof.FunctionGraph([x, i], [x[i]])
+    assert key(lookup, shipped=True)[0] == ()
+    assert key(lookup)[0] and key(lookup)[1] == key(lookup, shipped=True)[1]
+
+    sliced = theano.gof.FunctionGraph([x], [x[1:] * 2])
+    subtensor = type(
+        next(n.op for n in sliced.toposort() if 'Subtensor' in str(n.op))
+    )
+    versioned = subtensor.c_code_cache_version
+    try:
+        subtensor.c_code_cache_version = lambda self: ()
+        assert key(sliced)[0] == () == key(sliced, shipped=True)[0]
+        linker = cc.CLinker().accept(sliced)
+        assert cache_keys._module_version(linker, sliced) == ()
+    finally:
+        subtensor.c_code_cache_version = versioned
+    assert key(sliced)[0]
 
 
 def test_the_cop_cache_version_is_the_same_in_every_process():

@@ -28,8 +28,11 @@ One module per concern, each documenting its fixes (why, what changes):
 :mod:`.scan`
     scan's Python loop, and its slow reused-output check.
 :mod:`.cache_keys`
-    C modules of file-based ops (``COp``) found again in the compile cache
-    by later processes (their cache version is Python's salted hash).
+    C modules of file-based ops (``COp``) and of ops without parameters
+    found again in the compile cache by later processes (Theano keys the
+    first by Python's salted hash, and the second as unversioned).
+:mod:`.graph_cache`
+    optimised graphs kept in the compile directory for later processes.
 :mod:`.lasagne_imports`
     ``theano.tensor.signal.downsample`` and ``pkg_resources`` for
     Lasagne 0.1.
@@ -47,6 +50,7 @@ from . import (
     blas,
     cache_keys,
     flags,
+    graph_cache,
     lasagne_imports,
     late_imports,
     numpy_api,
@@ -167,6 +171,8 @@ def apply():
     _changes.extend(late_imports.import_gpuarray())
     _changes.extend(scan.fix_reuse_check())
     _changes.extend(cache_keys.stable_cop_versions())
+    _changes.extend(cache_keys.versioned_propless_modules())
+    _changes.extend(graph_cache.install())
     _changes.extend(lasagne_imports.register_downsample())
     return changes()
 

@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 
 die() { echo "ci_python_matrix.sh: error: $*" >&2; exit 2; }
-say() { echo "python-matrix: $*"; }
+say() { echo "python-matrix: $*"; [ -z "${out:-}" ] || echo "$*" >> "$out/said.txt"; }
 
 combos=("$@")
 [ "${#combos[@]}" -gt 0 ] || combos=(3.10 3.12 3.13 colab)
@@ -103,7 +103,7 @@ readme_setup() {  # readme_setup PYTHON VENV
 }
 
 failures=()
-fail() { failures+=("$*"); echo "python-matrix: FAIL: $*" >&2; }
+fail() { failures+=("$*"); echo "python-matrix: FAIL: $*" >&2; echo "FAIL: $*" >> "$out/said.txt"; }
 
 # Run the lab in VENV with its own Theano cache under HOME (test_compat's
 # child processes use Theano's default ~/.theano).
@@ -241,6 +241,29 @@ PY
 done
 
 say "matrix (${combos[*]}) in $(elapsed "$matrix_start")"
+# What was said, as a record (docs/PYTHONS.md renders a committed copy).
+"$reference_venv/bin/python" - "$out/said.txt" "$out/summary.json" "${#failures[@]}" "${combos[@]}" <<'PY'
+import datetime, json, os, platform, sys
+said, path, failed, combos = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+with open(said) as f:
+    lines = [line.rstrip('\n') for line in f]
+home = os.path.expanduser('~')
+lines = [line.replace(os.getcwd() + '/', '').replace(home, '~')
+         for line in lines]
+record = {
+    'combinations': combos,
+    'lines': lines,
+    'failed': failed,
+    '_run': {
+        'command': 'scripts/ci_python_matrix.sh' + ''.join(' ' + c for c in combos),
+        'date': datetime.datetime.now().isoformat(timespec='minutes'),
+        'machine': '%s, %d CPUs' % (platform.machine(), os.cpu_count()),
+    },
+}
+with open(path, 'w') as f:
+    json.dump(record, f, indent=1)
+    f.write('\n')
+PY
 if [ "${#failures[@]}" -gt 0 ]; then
     printf 'python-matrix: failed: %s\n' "${failures[@]}" >&2
     exit 1

@@ -955,6 +955,27 @@ def cold_start(path):
     )
 
 
+def python_matrix(path):
+    """What ``scripts/ci_python_matrix.sh`` said, one line per step."""
+    record = _load(path)
+    lines = ['- %s' % line for line in record['lines']]
+    verdict = (
+        'all passed'
+        if not record['failed']
+        else '%d failed' % record['failed']
+    )
+    return '\n'.join(lines) + (
+        '\n\n%s. Made by `%s`; %s; %s; file: `%s`.\n'
+        % (
+            verdict.capitalize(),
+            record['_run']['command'],
+            record['_run']['date'],
+            record['_run']['machine'],
+            path,
+        )
+    )
+
+
 def step_profile(*paths):
     """Where a training step's time goes (``benchmarks/profile_step.py``),
     one column per result file."""
@@ -1032,6 +1053,7 @@ RENDERERS = {
     'speed-brief': speed_brief,
     'compare-trees': compare_trees,
     'cold-start': cold_start,
+    'python-matrix': python_matrix,
     'step-profile': step_profile,
 }
 

@@ -178,3 +178,21 @@ def test_a_later_process_takes_the_graph_from_the_store():
     assert float(later[2]) == pytest.approx(
         4 / (1 + np.exp(-factor)), rel=1e-6
     )
+
+
+def test_a_graph_deeper_than_the_recursion_limit_is_stored(store):
+    # An unrolled decoder's training graph is thousands of levels deep:
+    # pickling it on the main thread would overflow the C stack.
+    from seq2seq_lasagne.compilation import deep_graph_recursion
+
+    w = theano.shared(np.eye(2, dtype='float32') * 0.5, name='w')
+    x = T.matrix('x')
+    y = x
+    for _ in range(1500):
+        y = T.dot(y, w)
+    with deep_graph_recursion():
+        theano.function([x], y)
+        assert graph_cache.stats['stored'] == 1, graph_cache.stats
+        again = theano.function([x], y)
+    assert graph_cache.stats['hits'] == 1
+    np.testing.assert_array_equal(again(np.ones((1, 2), 'float32')), 0)

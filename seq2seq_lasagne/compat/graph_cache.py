@@ -41,6 +41,7 @@ import pickle
 import platform
 import sys
 import tempfile
+import threading
 
 __all__ = ['install', 'signature', 'FOLDER', 'ENV']
 
@@ -60,7 +61,9 @@ GPU_FLAG_PREFIXES = ('gpuarray.', 'dnn.', 'cuda.', 'lib.cnmem')
 GPU_DEVICES = ('cuda', 'opencl', 'gpu')
 
 #: Python's recursion limit while a graph is pickled.
-PICKLE_RECURSION_LIMIT = 20000
+PICKLE_RECURSION_LIMIT = 100000
+#: The pickling thread's stack: room for that many Python frames of pickle.
+PICKLE_STACK_BYTES = 512 * 1024 * 1024
 
 #: Hits and misses of this process (read by tests and benchmarks).
 stats = {'hits': 0, 'misses': 0, 'stored': 0, 'skipped': 0}
@@ -300,18 +303,41 @@ def _load(path, key):
     return fgraph if same is True else None
 
 
-def _store(path, key, fgraph):
-    # Pickle recurses once per graph level: a training graph is deeper than
-    # Python's default limit.
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, PICKLE_RECURSION_LIMIT))
+def _pickled(obj):
+    """``pickle.dumps(obj)``, or None when it cannot be pickled.
+
+    Pickle recurses a few frames per graph level: a training graph is
+    deeper than Python's default limit, and an unrolled decoder's is deep
+    enough to overflow the main thread's C stack before any limit is
+    reached.  So it runs in a thread of its own with a large stack, and a
+    limit that stack can hold."""
+    result = []
+
+    def work():
+        try:
+            result.append(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:  # an op that does not pickle, too deep
+            pass
+
+    old_limit = sys.getrecursionlimit()
+    old_stack = threading.stack_size()
     try:
-        data = pickle.dumps((key, fgraph), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # an op that does not pickle, too deep: not cached
+        threading.stack_size(PICKLE_STACK_BYTES)
+        sys.setrecursionlimit(max(old_limit, PICKLE_RECURSION_LIMIT))
+        thread = threading.Thread(target=work, name='graph-cache-pickle')
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old_stack)
+        sys.setrecursionlimit(old_limit)
+    return result[0] if result else None
+
+
+def _store(path, key, fgraph):
+    data = _pickled((key, fgraph))
+    if data is None:
         stats['skipped'] += 1
         return
-    finally:
-        sys.setrecursionlimit(old)
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)

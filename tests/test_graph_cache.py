@@ -196,3 +196,17 @@ def test_a_graph_deeper_than_the_recursion_limit_is_stored(store):
         again = theano.function([x], y)
     assert graph_cache.stats['hits'] == 1
     np.testing.assert_array_equal(again(np.ones((1, 2), 'float32')), 0)
+
+
+def test_eval_orders_its_inputs_as_the_graph_does(store):
+    # Theano orders them by id(): a different function in each process.
+    # With both graphs, one of the two orders is not the id() order.
+    x, m = T.matrix('x'), T.matrix('m')
+    for out, order in (
+        ((x * 2 - m).sum(), [x, m]),
+        ((m - x * 2).sum(), [m, x]),
+    ):
+        value = float(out.eval({m: X, x: X}))
+        assert abs(value) == pytest.approx(float(X.sum()))
+        (fn,) = out._fn_cache.values()
+        assert [i.variable for i in fn.maker.inputs] == order

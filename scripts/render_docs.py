@@ -145,6 +145,12 @@ def container_facts(path):
         lines.append(
             '| Theano modules compiled for it | %d |' % step['compiled']
         )
+        graphs = step.get('graph_cache')
+        if graphs:
+            lines.append(
+                '| graphs for it found optimised in the image / optimised '
+                'anew | %d / %d |' % (graphs['hits'], graphs['misses'])
+            )
     for key in sorted(facts):
         if key.startswith('opencl_vs_cpu_'):
             value = facts[key]

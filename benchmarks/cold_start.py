@@ -39,6 +39,7 @@ lever); the environment's ``THEANO_FLAGS`` is not passed on.
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import resource
@@ -167,7 +168,7 @@ def run_target(target, flags, warm=False, graph_cache=True):
     out = {'target': target, 'theano_flags': flags}
     if warm:
         out['graph_cache'] = graph_cache
-        modules_before = _count_modules(theano_compiledir(env))
+        modules_before = _count_modules(_compiledir(flags))
     out['load_before'] = load_average()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
@@ -194,7 +195,7 @@ def run_target(target, flags, warm=False, graph_cache=True):
         )
         if warm:
             out['modules_compiled'] = (
-                _count_modules(theano_compiledir(env)) - modules_before
+                _count_modules(_compiledir(flags)) - modules_before
             )
         else:
             out['modules_compiled'] = _count_modules(cache)
@@ -206,8 +207,14 @@ def run_target(target, flags, warm=False, graph_cache=True):
     return out
 
 
-def theano_compiledir(env):
-    """Theano's compile directory under the environment ``env``."""
+@functools.lru_cache(maxsize=None)
+def _compiledir(flags):
+    """Theano's compile directory under ``THEANO_FLAGS=flags`` (asked once
+    per flags: a child Python each time)."""
+    env = dict(os.environ)
+    env.pop('THEANO_FLAGS', None)
+    if flags:
+        env['THEANO_FLAGS'] = flags
     proc = subprocess.run(
         [
             sys.executable,

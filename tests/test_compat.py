@@ -352,6 +352,16 @@ print('compiled:', ' '.join(sorted(ops)))
 """
 
 
+def _compiled_in_a_later_process(tmp_path, restore, compute):
+    """The op classes compiled by a first and by a second process running
+    ``compute`` in one compile cache (``restore`` undoes a fix first)."""
+    code = COMPILED_OPS.format(restore=restore, compute=compute)
+    flags = 'base_compiledir=%s' % tmp_path
+    first = run_python(code, THEANO_FLAGS=flags)[-1].split()
+    later = run_python(code, THEANO_FLAGS=flags)[-1].split()
+    return first, later
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('fixed', [True, False])
 def test_a_later_process_finds_dimshuffle_in_the_compile_cache(
@@ -370,11 +380,8 @@ def test_a_later_process_finds_dimshuffle_in_the_compile_cache(
         "f = theano.function([x], x.dimshuffle(1, 0, 'x') * 2)\n"
         "f(np.ones((2, 3), dtype='float32'))"
     )
-    code = COMPILED_OPS.format(restore=restore, compute=compute)
-    flags = 'base_compiledir=%s' % tmp_path
-    first = run_python(code, THEANO_FLAGS=flags)[-1].split()
+    first, later = _compiled_in_a_later_process(tmp_path, restore, compute)
     assert 'DimShuffle' in first
-    later = run_python(code, THEANO_FLAGS=flags)[-1].split()
     assert ('DimShuffle' in later) is not fixed, later
 
 
@@ -397,11 +404,8 @@ def test_a_later_process_finds_ops_without_parameters_in_the_compile_cache(
         'f = theano.function([x, i], x[i])\n'
         "f(np.ones((2, 3), dtype='float32'), np.array([1, 0], 'int32'))"
     )
-    code = COMPILED_OPS.format(restore=restore, compute=compute)
-    flags = 'base_compiledir=%s' % tmp_path
-    first = run_python(code, THEANO_FLAGS=flags)[-1].split()
+    first, later = _compiled_in_a_later_process(tmp_path, restore, compute)
     assert 'AdvancedSubtensor1' in first
-    later = run_python(code, THEANO_FLAGS=flags)[-1].split()
     assert ('AdvancedSubtensor1' in later) is not fixed, later
 
 

@@ -35,6 +35,7 @@ be read or written; a damaged file is a miss.  ``SEQ2SEQ_GRAPH_CACHE=0``
 turns the cache off; a profiled or DebugMode function never uses it.
 """
 
+import functools
 import hashlib
 import os
 import pickle
@@ -93,23 +94,30 @@ def _flags():
     return tuple(sorted(found))
 
 
-def _environment():
-    """What, besides the graph, decides the optimised graph."""
-    import numpy
-    import theano
-
+@functools.lru_cache(maxsize=None)
+def _compat_digest():
+    """A digest of this package's compatibility fixes (read once)."""
     here = os.path.dirname(os.path.abspath(__file__))
     sources = hashlib.sha256()
     for name in sorted(os.listdir(here)):
         if name.endswith('.py'):
             with open(os.path.join(here, name), 'rb') as f:
                 sources.update(f.read())
+    return sources.hexdigest()
+
+
+def _environment():
+    """What, besides the graph, decides the optimised graph (the flags are
+    read at each compilation: a program may change them in between)."""
+    import numpy
+    import theano
+
     return (
         FORMAT,
         platform.python_version(),
         numpy.__version__,
         theano.__version__,
-        sources.hexdigest(),
+        _compat_digest(),
         _flags(),
     )
 

@@ -91,13 +91,17 @@ COPY docker/warm.sh /opt/seq2seq-lasagne/docker/
 USER ${NB_USER}
 # Compiled into a build cache mount (kept by the builder between builds,
 # part of no image), then copied into the image: a rebuild after an edit of
-# the package compiles only the graphs that changed, not all of them.
+# the package compiles only the graphs that changed, not all of them.  The
+# precompiled headers (compat.precompiled, tens of MB) stay in the mount:
+# the lab needs no compilation in the container, and one that does builds
+# its header again in seconds.
 RUN --mount=type=cache,id=s2s-theano-cpu,target=/var/cache/s2s-theano,uid=${NB_UID},gid=${NB_UID} \
     THEANO_FLAGS=device=cpu,floatX=float32,base_compiledir=/var/cache/s2s-theano \
     S2S_WARM_NOTEBOOKS=/opt/s2s-warm/notebooks \
     /opt/seq2seq-lasagne/docker/warm.sh \
     && mkdir -p "${HOME}/.theano" \
-    && cp -a /var/cache/s2s-theano/. "${HOME}/.theano/"
+    && cp -a /var/cache/s2s-theano/. "${HOME}/.theano/" \
+    && rm -rf "${HOME}"/.theano/*/seq2seq-lasagne-pch
 
 # --- lab: the student's image (the "student" target below) -------------------
 FROM stack AS lab
@@ -158,7 +162,8 @@ WORKDIR ${HOME}
 # reused memory holds reaches the attention scores (docs/CONTAINER.md).
 ENV THEANO_FLAGS=device=opencl0:0,floatX=float32,gpuarray.preallocate=0,optimizer_excluding=local_gpua_scan_to_gpua,optimizer_including=local_gpua_alloc_empty_to_zeros,base_compiledir=${HOME}/.theano \
     SEQ2SEQ_NOTEBOOKS=/opt/s2s-warm/notebooks
-RUN S2S_WARM="train doctor" /opt/seq2seq-lasagne/docker/warm.sh
+RUN S2S_WARM="train doctor" /opt/seq2seq-lasagne/docker/warm.sh \
+    && rm -rf "${HOME}"/.theano/*/seq2seq-lasagne-pch
 COPY docker/ /opt/seq2seq-lasagne/docker/
 ENTRYPOINT ["/usr/bin/tini", "--", "/opt/seq2seq-lasagne/docker/entrypoint.sh"]
 CMD ["/opt/seq2seq-lasagne/docker/start-jupyter.sh"]

@@ -31,7 +31,13 @@ number of C modules compiled into the cache.
 Usage::
 
     .venv/bin/python benchmarks/cold_start.py [--targets attention,...]
-        [--rounds 1] [--warm] [--theano-flags FLAGS] [--out FILE]
+        [--rounds 1] [--warm | --pch-peer] [--theano-flags FLAGS]
+        [--out FILE]
+
+With ``--pch-peer`` (cold only) each round runs each target once with
+the precompiled header of ``seq2seq_lasagne.compat.precompiled`` and once
+without it (``SEQ2SEQ_PCH=0``), and the summary adds the median of the
+per-round ratios, as for ``--warm``.
 
 ``--theano-flags`` adds flags after ``base_compiledir`` (to measure a
 lever); the environment's ``THEANO_FLAGS`` is not passed on.
@@ -64,6 +70,7 @@ TARGETS = ('attention', 'baseline') + tuple(NOTEBOOKS)
 MARK = 'COLD_START '
 #: Turns the cache of optimised graphs off (seq2seq_lasagne.compat).
 GRAPH_CACHE_ENV = 'SEQ2SEQ_GRAPH_CACHE'
+PCH_ENV = 'SEQ2SEQ_PCH'
 
 #: The child of a ``train`` target: ``seq2seq-lasagne train`` that stops
 #: after its first training step.
@@ -139,13 +146,15 @@ def _count_modules(compiledir):
     return sum('mod.cpp' in files for _, _, files in os.walk(compiledir))
 
 
-def run_target(target, flags, warm=False, graph_cache=True):
+def run_target(target, flags, warm=False, graph_cache=True, pch=None):
     """One start of ``target``; a dict of figures.
 
     Cold (the default): in an empty compile cache, deleted afterwards.
     ``warm``: in Theano's default compile cache, as the user's later runs
     find it; ``graph_cache=False`` then turns off the cache of optimised
-    graphs (``SEQ2SEQ_GRAPH_CACHE=0``), the peer of a warm start."""
+    graphs (``SEQ2SEQ_GRAPH_CACHE=0``), the peer of a warm start.
+    ``pch=False`` turns off the precompiled header (``SEQ2SEQ_PCH=0``);
+    ``pch`` True or False is recorded, None (the default: on) is not."""
     work = tempfile.mkdtemp(prefix='cold-run-')
     env = dict(os.environ)
     env.pop('THEANO_FLAGS', None)
@@ -157,6 +166,7 @@ def run_target(target, flags, warm=False, graph_cache=True):
     if flags:
         env['THEANO_FLAGS'] = flags
     env[GRAPH_CACHE_ENV] = '1' if graph_cache else '0'
+    env[PCH_ENV] = '0' if pch is False else '1'
     env.setdefault('PYTHONWARNINGS', 'ignore')
     if target in NOTEBOOKS:
         env['SEQ2SEQ_QUICK'] = '1'
@@ -166,6 +176,8 @@ def run_target(target, flags, warm=False, graph_cache=True):
         cmd = [sys.executable, '-c', TRAIN_CHILD, 'train', '--model']
         cmd += [target, '--out', os.path.join(work, 'run'), '--no-progress']
     out = {'target': target, 'theano_flags': flags}
+    if pch is not None:
+        out['pch'] = pch
     if warm:
         out['graph_cache'] = graph_cache
         modules_before = _count_modules(_compiledir(flags))
@@ -231,7 +243,12 @@ def _compiledir(flags):
 
 def _variant(result):
     """A run's name in the summary: its target, and for a warm start
-    whether the graph cache was on."""
+    whether the graph cache was on (for a --pch-peer run, the header)."""
+    if 'pch' in result:
+        return '%s (cold, precompiled header %s)' % (
+            result['target'],
+            'on' if result['pch'] else 'off',
+        )
     if 'graph_cache' not in result:
         return result['target']
     return '%s (warm, graph cache %s)' % (
@@ -271,23 +288,28 @@ def summarise(results, targets):
             else None,
             'load': [[r['load_before'][0], r['load_after'][0]] for r in ok],
         }
+    peers = (
+        ('graph_cache', 'warm: without / with the graph cache'),
+        ('pch', 'cold: without / with the precompiled header'),
+    )
     for target in targets:
-        on, off = (
-            {
-                r['round']: r['first_step_s']
-                for r in results
-                if r['target'] == target
-                and r.get('graph_cache') is flag
-                and 'error' not in r
-            }
-            for flag in (True, False)
-        )
-        ratios = [off[k] / on[k] for k in sorted(on) if k in off]
-        if ratios:
-            summary[target + ' (warm: without / with the graph cache)'] = {
-                'ratio': statistics.median(ratios),
-                'ratio_rounds': ratios,
-            }
+        for key, name in peers:
+            on, off = (
+                {
+                    r['round']: r['first_step_s']
+                    for r in results
+                    if r['target'] == target
+                    and r.get(key) is flag
+                    and 'error' not in r
+                }
+                for flag in (True, False)
+            )
+            ratios = [off[k] / on[k] for k in sorted(on) if k in off]
+            if ratios:
+                summary['%s (%s)' % (target, name)] = {
+                    'ratio': statistics.median(ratios),
+                    'ratio_rounds': ratios,
+                }
     return summary
 
 
@@ -328,8 +350,16 @@ def main(argv=None):
         'an empty one, each target once untimed first, then each round '
         'with the graph cache on and off',
     )
+    parser.add_argument(
+        '--pch-peer',
+        action='store_true',
+        help='cold: each round with the precompiled header and without it '
+        '(SEQ2SEQ_PCH=0)',
+    )
     parser.add_argument('--out', help='JSON file to write')
     args = parser.parse_args(argv)
+    if args.warm and args.pch_peer:
+        parser.error('--pch-peer measures cold starts: not with --warm')
     targets = [t for t in args.targets.split(',') if t]
     for t in targets:
         if t not in TARGETS:
@@ -348,14 +378,16 @@ def main(argv=None):
                 % (target, r.get('first_step_s', float('nan'))),
                 flush=True,
             )
-    variants = [(False, True)]
+    variants = [(False, True, None)]
     if args.warm:
-        variants = [(True, True), (True, False)]
+        variants = [(True, True, None), (True, False, None)]
+    if args.pch_peer:
+        variants = [(False, True, True), (False, True, False)]
     for rnd in range(args.rounds):
-        for target, (warm, graphs) in (
+        for target, (warm, graphs, pch) in (
             (t, v) for t in targets for v in variants
         ):
-            r = run_target(target, args.theano_flags, warm, graphs)
+            r = run_target(target, args.theano_flags, warm, graphs, pch)
             r['round'] = rnd
             results.append(r)
             # Rewritten after every target: a stopped run keeps the rest.

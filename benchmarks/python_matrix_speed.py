@@ -16,11 +16,13 @@ any given with ``--venv NAME=PATH``::
     .venv/bin/python benchmarks/python_matrix_speed.py \\
         --venv 3.11=.venv --venv 3.13=/path/to/venv
 
-Each worker compiles the model first (not timed) in its own Theano cache,
-``--compiledir`` (default ``benchmarks/results/theano-cache-pythons``, one
-directory per venv): the first run compiles cold, several minutes per
-venv.  Results go to ``benchmarks/results/python-matrix-<date>.json`` (or
-``--out``).
+Each worker compiles the model first (not timed).  By default it uses the
+Theano cache the CI matrix keeps for that venv (``home-<name>-*`` beside
+the venv; for 3.11 the newest ``home-3.11-*``), which already holds the
+lab's modules and optimised graphs when the matrix has run; with
+``--compiledir DIR`` each venv gets ``DIR/<name>`` instead, and a first run
+there compiles cold, several minutes per venv.  Results go to
+``benchmarks/results/python-matrix-<date>.json`` (or ``--out``).
 """
 
 import argparse
@@ -62,20 +64,27 @@ def worker(argv):
 
     import numpy as np
     import scipy
-    import theano
 
     import seq2seq_lasagne
     from seq2seq_lasagne.data_generator import get_batch
     from seq2seq_lasagne.training import Trainer, build_seeded
 
     trainer = Trainer(build_seeded(args.model, args.seed))
+    # After the package: its compat fixes must be in place before Theano
+    # is imported (bare, Theano 1.0.5 cannot even find its BLAS default).
+    import theano
+
     start = time.perf_counter()
-    trainer.train_fn
+    trainer.compile(test=False)
     compile_s = time.perf_counter() - start
     rng = np.random.RandomState(args.seed + 1)
+    # get_batch gives (x, xmask, y, ...); train_step takes (x, y, xmask).
     batches = [
-        get_batch(BATCH, DIGITS, DIGITS, rng=rng)[:3]
-        for _ in range(args.warmup + args.steps)
+        (x, y, xmask)
+        for x, xmask, y in (
+            get_batch(BATCH, DIGITS, DIGITS, rng=rng)[:3]
+            for _ in range(args.warmup + args.steps)
+        )
     ]
     costs = [trainer.train_step(*b)[0] for b in batches[: args.warmup]]
     start = time.perf_counter()
@@ -105,12 +114,32 @@ def worker(argv):
 # --- driver -----------------------------------------------------------------
 
 
-def matrix_venvs():
-    """``{name: venv}``: .venv as 3.11 and ci_python_matrix.sh's venvs."""
-    cache = os.environ.get('S2S_MATRIX_CACHE') or os.path.join(
+def matrix_cache():
+    return os.environ.get('S2S_MATRIX_CACHE') or os.path.join(
         os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
         'seq2seq-lasagne-matrix',
     )
+
+
+def matrix_home(name, venv):
+    """The HOME whose ~/.theano the CI matrix compiled NAME's lab into.
+
+    The matrix names a combination's venv and home by the same key; the
+    3.11 reference's home is keyed apart from .venv, so the newest one is
+    taken.  None when the matrix has not run for NAME.
+    """
+    cache = matrix_cache()
+    base = os.path.basename(os.path.normpath(venv))
+    if base.startswith('venv-%s-' % name):
+        home = os.path.join(cache, 'home-' + base[len('venv-') :])
+        return home if os.path.isdir(home) else None
+    homes = glob.glob(os.path.join(cache, 'home-%s-*' % name))
+    return max(homes, key=os.path.getmtime) if homes else None
+
+
+def matrix_venvs():
+    """``{name: venv}``: .venv as 3.11 and ci_python_matrix.sh's venvs."""
+    cache = matrix_cache()
     venvs = {}
     if os.path.isdir(os.path.join(ROOT, '.venv')):
         venvs[REFERENCE] = os.path.join(ROOT, '.venv')
@@ -122,12 +151,19 @@ def matrix_venvs():
 
 def run_worker(name, venv, model, args):
     python = os.path.join(venv, 'bin', 'python')
-    env = dict(
-        os.environ,
-        THEANO_FLAGS='base_compiledir='
-        + os.path.join(os.path.abspath(args.compiledir), name),
-    )
+    env = dict(os.environ)
     env.pop('THEANORC', None)
+    env.pop('THEANO_FLAGS', None)
+    home = None if args.compiledir else matrix_home(name, venv)
+    if home:
+        env['HOME'] = home
+    else:
+        compiledir = args.compiledir or os.path.join(
+            HERE, 'results', 'theano-cache-pythons'
+        )
+        env['THEANO_FLAGS'] = 'base_compiledir=' + os.path.join(
+            os.path.abspath(compiledir), name
+        )
     proc = subprocess.run(
         [
             python,
@@ -178,7 +214,10 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument(
         '--compiledir',
-        default=os.path.join(HERE, 'results', 'theano-cache-pythons'),
+        default=None,
+        help='a Theano cache per venv under this folder (default: the '
+        "CI matrix's cache of each venv, else "
+        'benchmarks/results/theano-cache-pythons)',
     )
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)

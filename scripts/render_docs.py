@@ -924,10 +924,13 @@ def cold_start(path):
     ratios = []
     for target, s in record['summary'].items():
         if 'ratio' in s:
+            # 'attention (warm: without / with the graph cache)'
+            name, _, peer = target.partition(' (')
             ratios.append(
-                '%s: %.2f (rounds: %s)'
+                '%s, %s: %.2f (rounds: %s)'
                 % (
-                    _cold_target(target.partition(' (')[0]),
+                    _cold_target(name),
+                    peer.rstrip(')'),
                     s['ratio'],
                     ', '.join('%.2f' % r for r in s['ratio_rounds']),
                 )
@@ -947,8 +950,8 @@ def cold_start(path):
     if ratios:
         lines.append('')
         lines.append(
-            'Median of the per-round ratios, time to the first step '
-            'without the graph cache / with it: ' + '; '.join(ratios) + '.'
+            'Median of the per-round ratios of the times to the first '
+            'step: ' + '; '.join(ratios) + '.'
         )
     flags = record.get('theano_flags')
     return '\n'.join(lines) + (

@@ -33,6 +33,8 @@ One module per concern, each documenting its fixes (why, what changes):
     first by Python's salted hash, and the second as unversioned).
 :mod:`.graph_cache`
     optimised graphs kept in the compile directory for later processes.
+:mod:`.precompiled`
+    the headers every C module opens with, precompiled once for g++.
 :mod:`.lasagne_imports`
     ``theano.tensor.signal.downsample`` and ``pkg_resources`` for
     Lasagne 0.1.
@@ -55,6 +57,7 @@ from . import (
     late_imports,
     numpy_api,
     numpy_c,
+    precompiled,
     scan,
 )
 from .blas import scipy_openblas_ldflags, scipy_openblas_path
@@ -173,6 +176,7 @@ def apply():
     _changes.extend(cache_keys.stable_cop_versions())
     _changes.extend(cache_keys.versioned_propless_modules())
     _changes.extend(graph_cache.install())
+    _changes.extend(precompiled.install())
     _changes.extend(lasagne_imports.register_downsample())
     return changes()
 

@@ -79,6 +79,14 @@ def test_the_header_holds_only_the_modules_own_opening_lines():
     assert precompiled.opening_includes('// no includes\n') == ()
 
 
+def test_a_forced_header_moves_into_the_precompiled_one():
+    forced, rest = precompiled.split_forced(
+        ['-O3', '-include/a/numpy2.h', '-fPIC', '-include', '/b/c.h', '-g']
+    )
+    assert forced == ['/a/numpy2.h', '/b/c.h']
+    assert rest == ['-O3', '-fPIC', '-g']
+
+
 def test_building_the_header_does_not_link():
     flags = precompiled.header_flags(
         ['-O3', '-Wl,-rpath,/x', '-lopenblas', '-L/x', '/x/libblas.so'],
@@ -102,8 +110,10 @@ def test_a_header_that_cannot_be_built_leaves_theanos_command(tmp_path):
 @pytest.mark.slow
 def test_modules_use_the_header_and_stay_theanos(tmp_path):
     with_pch = _child(tmp_path / 'a', pch=True)
-    assert with_pch['stats']['built'] == 1
-    assert with_pch['stats']['used'] >= 3
+    # One header per command line: the BLAS product's adds options (on
+    # NumPy 2 its -D renames of SciPy's prefixed OpenBLAS symbols).
+    assert 1 <= with_pch['stats']['built'] <= 2
+    assert with_pch['stats']['used'] >= 3 + with_pch['stats']['built']
     assert with_pch['stats']['failed'] == 0
     assert with_pch['gch_used'] is True
     # The same values as without it, in a compile directory of its own.

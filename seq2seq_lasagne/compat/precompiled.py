@@ -21,11 +21,13 @@ compiled form instead of parsing the headers again.  When the compiled
 form does not fit (``-Winvalid-pch`` says why, Theano keeps it quiet), g++
 reads ``common.h`` as text: slower, the same module.
 
-Left as Theano does it: a module whose command already forces a header in
-(``-include``: ``compat.numpy_c`` on NumPy 2), whose source opens
-otherwise, or when the header cannot be built (a read-only compile
-directory, a compiler refusing ``-x c++-header``): Theano's own command.
-``SEQ2SEQ_PCH=0`` turns the wrapper off.
+A header the command already forces in (``-include``: ``compat.numpy_c``'s
+on NumPy 2) becomes the first line of ``common.h``, and its ``-include``
+gives way to ``common.h``'s: g++ reads the same lines in the same order.
+Left as Theano does it: a module whose source opens otherwise, or when the
+header cannot be built (a read-only compile directory, a compiler refusing
+``-x c++-header``): Theano's own command.  ``SEQ2SEQ_PCH=0`` turns the
+wrapper off.
 """
 
 import hashlib
@@ -72,6 +74,21 @@ def opening_includes(src_code):
             break
         taken.append(expected)
     return tuple(taken)
+
+
+def split_forced(args):
+    """The headers ``args`` force in (``-include F`` or ``-includeF``), and
+    the other arguments, each in order."""
+    forced, rest = [], []
+    args = iter(args)
+    for arg in args:
+        if arg == '-include':
+            forced.append(next(args, ''))
+        elif arg.startswith('-include'):
+            forced.append(arg[len('-include') :])
+        else:
+            rest.append(arg)
+    return forced, rest
 
 
 def header_flags(preargs, include_dirs, hide_symbols):
@@ -161,11 +178,13 @@ def install():
     ):
         preargs = list(preargs or [])
         lines = opening_includes(src_code)
-        if lines and '-include' not in preargs and config.cxx:
+        forced, others = split_forced(preargs)
+        if lines and config.cxx and all(forced):
+            lines = tuple('#include "%s"' % f for f in forced) + lines
             # The options compile_str will give g++ for this module.
-            given = preargs
+            given = others
             if config.cmodule.remove_gxx_opt:
-                given = [p for p in preargs if not p.startswith('-O')]
+                given = [p for p in others if not p.startswith('-O')]
             dirs = [d for d in include_dirs or [] if d]
             try:
                 flags = header_flags(
@@ -185,7 +204,7 @@ def install():
             else:
                 stats['used'] += 1
                 stats['last'] = (header, flags)
-                preargs += ['-include', header, '-Winvalid-pch']
+                preargs = others + ['-include', header, '-Winvalid-pch']
         else:
             stats['skipped'] += 1
         return shipped(

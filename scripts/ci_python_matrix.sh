@@ -124,9 +124,9 @@ train_both() {  # train_both VENV HOME NAME -> runs in $out/runs/NAME-MODEL
 }
 
 compare_costs() {  # compare_costs NAME -> 0 when both models match 3.11's
-    "$reference_venv/bin/python" - "$out/runs" "$1" <<'PY'
+    "$reference_venv/bin/python" - "$out/runs" "$1" "$out/said.txt" <<'PY'
 import json, os, sys
-runs, name = sys.argv[1:]
+runs, name, said = sys.argv[1:]
 ok = True
 for model in ('attention', 'baseline'):
     def history(run):
@@ -139,9 +139,12 @@ for model in ('attention', 'baseline'):
                 for k in ('cost', 'val_accuracy')), default=float('inf'))
     good = same and diff <= 1e-6
     ok &= good
-    print('python-matrix: %s %s: %d logged points, max |cost or accuracy '
-          '- 3.11| = %.2g%s' % (name, model, len(got), diff,
-                                '' if good else '  (> 1e-6: FAIL)'))
+    line = ('%s %s: %d logged points, max |cost or accuracy - 3.11| = '
+            '%.2g%s' % (name, model, len(got), diff,
+                        '' if good else '  (> 1e-6: FAIL)'))
+    print('python-matrix: ' + line)
+    with open(said, 'a') as f:
+        f.write(line + '\n')
 sys.exit(0 if ok else 1)
 PY
 }

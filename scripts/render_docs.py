@@ -964,6 +964,32 @@ def cold_start(path):
     )
 
 
+def compile_flags(path):
+    """g++'s seconds per C module of the lab, Theano's command beside its
+    variants (``benchmarks/compile_flags.py``)."""
+    record = _load(path)
+    lines = [
+        "| g++ command | seconds per module (mean) | / Theano's "
+        '(median of the modules) | header built once (s) |',
+        '|---|---:|---:|---:|',
+    ]
+    for name, v in record['variants'].items():
+        lines.append(
+            '| %s | %.2f | %.2f | %s |'
+            % (
+                "Theano's own" if name == 'theano' else name,
+                v['seconds_mean'],
+                v['ratio_to_theano_median'],
+                _fmt(v.get('pch_build_seconds'), 1),
+            )
+        )
+    return '\n'.join(lines) + (
+        '\n\n%d modules, each compiled once per command, interleaved. '
+        'Made by %s; file: `%s`.\n'
+        % (record['modules'], _made_by(record.get('_run')), path)
+    )
+
+
 def python_matrix(path):
     """What ``scripts/ci_python_matrix.sh`` said, one line per step."""
     record = _load(path)
@@ -1063,6 +1089,7 @@ RENDERERS = {
     'compare-trees': compare_trees,
     'cold-start': cold_start,
     'python-matrix': python_matrix,
+    'compile-flags': compile_flags,
     'step-profile': step_profile,
 }
 

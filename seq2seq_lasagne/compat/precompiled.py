@@ -123,25 +123,33 @@ def header_for(compiledir, cxx, version, lines, flags):
     ).hexdigest()[:20]
     folder = os.path.join(compiledir, FOLDER, digest)
     header = os.path.join(folder, 'common.h')
-    if os.path.isfile(header + '.gch'):
+    if os.path.isfile(header + '.gch') and os.path.isfile(header):
         return header
+    partial = None
     try:
         os.makedirs(folder, exist_ok=True)
         if not os.path.isfile(header):
             _write_atomically(header, ''.join(line + '\n' for line in lines))
         fd, partial = tempfile.mkstemp(dir=folder, suffix='.gch.part')
         os.close(fd)
+        # -x last: it would make any file among the flags a header too.
         proc = subprocess.run(
-            [cxx, '-x', 'c++-header'] + flags + [header, '-o', partial],
+            [cxx] + flags + ['-x', 'c++-header', header, '-o', partial],
             capture_output=True,
             text=True,
         )
         if proc.returncode:
-            os.unlink(partial)
             return None
         os.replace(partial, header + '.gch')
-    except OSError:
+        partial = None
+    except OSError:  # a full disk, a read-only compile directory
         return None
+    finally:
+        if partial is not None:
+            try:
+                os.unlink(partial)
+            except OSError:
+                pass
     stats['built'] += 1
     return header
 

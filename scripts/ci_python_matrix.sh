@@ -187,7 +187,7 @@ for combo in "${combos[@]}"; do
         [ -e "$stale" ] && [ "$stale" != "$venv" ] && [ "$stale" != "$home" ] && rm -rf "$stale"
     done
     warm=cold; [ -d "$venv" ] && warm=warm
-    say "$combo: $("$py" -c 'import platform; print(platform.python_version())') ($warm venv $venv)"
+    say "$combo: $("$py" -c 'import platform; print(platform.python_version())') ($warm venv $(basename "$venv"))"
 
     start=$(date +%s)
     log="$out/$combo-install.log"

@@ -115,8 +115,10 @@ def ci_time(path):
     for part in timings['parts']:
         lines.append('| %s | %.1f |' % (part['name'], part['seconds'] / 60))
     lines.append('| **all** | **%.1f** |' % (timings['total_seconds'] / 60))
-    return '\n'.join(lines) + '\n\n%s; file: `%s`.\n' % (
+    caches = (timings.get('_run') or {}).get('caches')
+    return '\n'.join(lines) + '\n\n%s%s; file: `%s`.\n' % (
         _made_by(timings.get('_run')),
+        '; caches: %s' % caches if caches else '',
         path,
     )
 

@@ -319,10 +319,11 @@ def main(argv=None):
         json.dump(
             {
                 '_run': {
+                    # The home folder as ~: no machine's paths in results.
                     'command': ' '.join(
                         ['python', 'benchmarks/python_matrix_speed.py']
                         + sys.argv[1:]
-                    ),
+                    ).replace(os.path.expanduser('~') + '/', '~/'),
                     'date': started.isoformat(timespec='minutes'),
                     'machine': '%s, %d CPUs, load average %s before, %s '
                     'after'

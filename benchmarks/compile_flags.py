@@ -30,7 +30,6 @@ import glob
 import importlib
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -41,6 +40,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from bench_driver import load_average, run_header  # noqa: E402
 
 
 def fail(message):
@@ -120,6 +122,7 @@ def main(argv=None):
     if args.modules < 1 or args.pool < args.modules:
         fail('--modules must be at least 1 and at most --pool')
 
+    started, load_start = datetime.datetime.now(), load_average()
     cxx, base, includes = theano_command()
     if not cxx:
         fail('Theano found no C++ compiler (config.cxx is empty)')
@@ -217,7 +220,6 @@ def main(argv=None):
     for name, took in pch_build.items():
         print('precompiled header (%s): built once in %.2f s' % (name, took))
 
-    started = datetime.datetime.now()
     out = args.out or os.path.join(
         HERE,
         'results',
@@ -227,20 +229,7 @@ def main(argv=None):
     with open(out, 'w') as f:
         json.dump(
             {
-                '_run': {
-                    'command': ' '.join(
-                        ['.venv/bin/python', 'benchmarks/compile_flags.py']
-                        + (sys.argv[1:] if argv is None else argv)
-                    ),
-                    'date': started.isoformat(timespec='minutes'),
-                    'machine': '%s, %d CPUs, load average %s'
-                    % (
-                        platform.machine(),
-                        os.cpu_count(),
-                        ' '.join('%.2f' % x for x in os.getloadavg()),
-                    ),
-                    'python': platform.python_version(),
-                },
+                '_run': run_header(started, load_start, load_average()),
                 'modules': len(modules),
                 'common_includes': leading_includes(modules),
                 'variants': summary,

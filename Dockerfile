@@ -101,7 +101,8 @@ RUN --mount=type=cache,id=s2s-theano-cpu,target=/var/cache/s2s-theano,uid=${NB_U
     /opt/seq2seq-lasagne/docker/warm.sh \
     && mkdir -p "${HOME}/.theano" \
     && cp -a /var/cache/s2s-theano/. "${HOME}/.theano/" \
-    && rm -rf "${HOME}"/.theano/*/seq2seq-lasagne-pch
+    && rm -rf "${HOME}"/.theano/*/seq2seq-lasagne-pch \
+        "${HOME}"/.theano/*/seq2seq-lasagne-ahead
 
 # --- lab: the student's image (the "student" target below) -------------------
 FROM stack AS lab
@@ -163,7 +164,8 @@ WORKDIR ${HOME}
 ENV THEANO_FLAGS=device=opencl0:0,floatX=float32,gpuarray.preallocate=0,optimizer_excluding=local_gpua_scan_to_gpua,optimizer_including=local_gpua_alloc_empty_to_zeros,base_compiledir=${HOME}/.theano \
     SEQ2SEQ_NOTEBOOKS=/opt/s2s-warm/notebooks
 RUN S2S_WARM="train doctor" /opt/seq2seq-lasagne/docker/warm.sh \
-    && rm -rf "${HOME}"/.theano/*/seq2seq-lasagne-pch
+    && rm -rf "${HOME}"/.theano/*/seq2seq-lasagne-pch \
+        "${HOME}"/.theano/*/seq2seq-lasagne-ahead
 COPY docker/ /opt/seq2seq-lasagne/docker/
 ENTRYPOINT ["/usr/bin/tini", "--", "/opt/seq2seq-lasagne/docker/entrypoint.sh"]
 CMD ["/opt/seq2seq-lasagne/docker/start-jupyter.sh"]

@@ -31,13 +31,16 @@ number of C modules compiled into the cache.
 Usage::
 
     .venv/bin/python benchmarks/cold_start.py [--targets attention,...]
-        [--rounds 1] [--warm | --pch-peer] [--theano-flags FLAGS]
+        [--rounds 1] [--warm | --pch-peer | --parallel-peer]
+        [--theano-flags FLAGS]
         [--out FILE]
 
 With ``--pch-peer`` (cold only) each round runs each target once with
 the precompiled header of ``seq2seq_lasagne.compat.precompiled`` and once
 without it (``SEQ2SEQ_PCH=0``), and the summary adds the median of the
-per-round ratios, as for ``--warm``.
+per-round ratios, as for ``--warm``.  ``--parallel-peer`` does the same
+with ``seq2seq_lasagne.compat.parallel_compile`` on and off
+(``SEQ2SEQ_PARALLEL_COMPILE=0``: Theano's one module at a time).
 
 ``--theano-flags`` adds flags after ``base_compiledir`` (to measure a
 lever); the environment's ``THEANO_FLAGS`` is not passed on.
@@ -71,6 +74,7 @@ MARK = 'COLD_START '
 #: Turns the cache of optimised graphs off (seq2seq_lasagne.compat).
 GRAPH_CACHE_ENV = 'SEQ2SEQ_GRAPH_CACHE'
 PCH_ENV = 'SEQ2SEQ_PCH'
+PARALLEL_ENV = 'SEQ2SEQ_PARALLEL_COMPILE'
 
 #: The child of a ``train`` target: ``seq2seq-lasagne train`` that stops
 #: after its first training step.
@@ -146,7 +150,9 @@ def _count_modules(compiledir):
     return sum('mod.cpp' in files for _, _, files in os.walk(compiledir))
 
 
-def run_target(target, flags, warm=False, graph_cache=True, pch=None):
+def run_target(
+    target, flags, warm=False, graph_cache=True, pch=None, parallel=None
+):
     """One start of ``target``; a dict of figures.
 
     Cold (the default): in an empty compile cache, deleted afterwards.
@@ -154,7 +160,8 @@ def run_target(target, flags, warm=False, graph_cache=True, pch=None):
     find it; ``graph_cache=False`` then turns off the cache of optimised
     graphs (``SEQ2SEQ_GRAPH_CACHE=0``), the peer of a warm start.
     ``pch=False`` turns off the precompiled header (``SEQ2SEQ_PCH=0``);
-    ``pch`` True or False is recorded, None (the default: on) is not."""
+    ``pch`` True or False is recorded, None (the default: on) is not;
+    likewise ``parallel`` (``SEQ2SEQ_PARALLEL_COMPILE``)."""
     work = tempfile.mkdtemp(prefix='cold-run-')
     env = dict(os.environ)
     env.pop('THEANO_FLAGS', None)
@@ -167,6 +174,7 @@ def run_target(target, flags, warm=False, graph_cache=True, pch=None):
         env['THEANO_FLAGS'] = flags
     env[GRAPH_CACHE_ENV] = '1' if graph_cache else '0'
     env[PCH_ENV] = '0' if pch is False else '1'
+    env[PARALLEL_ENV] = '0' if parallel is False else '1'
     env.setdefault('PYTHONWARNINGS', 'ignore')
     if target in NOTEBOOKS:
         env['SEQ2SEQ_QUICK'] = '1'
@@ -178,6 +186,8 @@ def run_target(target, flags, warm=False, graph_cache=True, pch=None):
     out = {'target': target, 'theano_flags': flags}
     if pch is not None:
         out['pch'] = pch
+    if parallel is not None:
+        out['parallel'] = parallel
     if warm:
         out['graph_cache'] = graph_cache
         modules_before = _count_modules(_compiledir(flags))
@@ -244,6 +254,11 @@ def _compiledir(flags):
 def _variant(result):
     """A run's name in the summary: its target, and for a warm start
     whether the graph cache was on (for a --pch-peer run, the header)."""
+    if 'parallel' in result:
+        return '%s (cold, parallel compile %s)' % (
+            result['target'],
+            'on' if result['parallel'] else 'off',
+        )
     if 'pch' in result:
         return '%s (cold, precompiled header %s)' % (
             result['target'],
@@ -291,6 +306,7 @@ def summarise(results, targets):
     peers = (
         ('graph_cache', 'warm: without / with the graph cache'),
         ('pch', 'cold: without / with the precompiled header'),
+        ('parallel', 'cold: one module at a time / several at a time'),
     )
     for target in targets:
         for key, name in peers:
@@ -356,10 +372,16 @@ def main(argv=None):
         help='cold: each round with the precompiled header and without it '
         '(SEQ2SEQ_PCH=0)',
     )
+    parser.add_argument(
+        '--parallel-peer',
+        action='store_true',
+        help='cold: each round with the parallel compilation and without '
+        'it (SEQ2SEQ_PARALLEL_COMPILE=0)',
+    )
     parser.add_argument('--out', help='JSON file to write')
     args = parser.parse_args(argv)
-    if args.warm and args.pch_peer:
-        parser.error('--pch-peer measures cold starts: not with --warm')
+    if sum([args.warm, args.pch_peer, args.parallel_peer]) > 1:
+        parser.error('one of --warm, --pch-peer and --parallel-peer at a time')
     targets = [t for t in args.targets.split(',') if t]
     for t in targets:
         if t not in TARGETS:
@@ -378,16 +400,20 @@ def main(argv=None):
                 % (target, r.get('first_step_s', float('nan'))),
                 flush=True,
             )
-    variants = [(False, True, None)]
+    variants = [(False, True, None, None)]
     if args.warm:
-        variants = [(True, True, None), (True, False, None)]
+        variants = [(True, True, None, None), (True, False, None, None)]
     if args.pch_peer:
-        variants = [(False, True, True), (False, True, False)]
+        variants = [(False, True, True, None), (False, True, False, None)]
+    if args.parallel_peer:
+        variants = [(False, True, None, True), (False, True, None, False)]
     for rnd in range(args.rounds):
-        for target, (warm, graphs, pch) in (
+        for target, (warm, graphs, pch, parallel) in (
             (t, v) for t in targets for v in variants
         ):
-            r = run_target(target, args.theano_flags, warm, graphs, pch)
+            r = run_target(
+                target, args.theano_flags, warm, graphs, pch, parallel
+            )
             r['round'] = rnd
             results.append(r)
             # Rewritten after every target: a stopped run keeps the rest.

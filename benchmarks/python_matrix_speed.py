@@ -43,6 +43,9 @@ REFERENCE = '3.11'
 BATCH = 100
 DIGITS = 20
 MODELS = ('attention', 'baseline')
+SCAN_EXT = 'theano.scan_module.scan_perform_ext'
+#: Suffix of a venv's peer run with scan's Cython core (--scan-cython-peer).
+CYTHON = '+cython'
 
 
 def fail(message):
@@ -59,6 +62,7 @@ def worker(argv):
     parser.add_argument('--steps', type=int, required=True)
     parser.add_argument('--warmup', type=int, required=True)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--scan-cython', action='store_true')
     args = parser.parse_args(argv)
     import platform
 
@@ -73,7 +77,15 @@ def worker(argv):
     # After the package: its compat fixes must be in place before Theano
     # is imported (bare, Theano 1.0.5 cannot even find its BLAS default).
     import theano
+    from theano.scan_module import scan_op
 
+    if args.scan_cython:
+        # compat marked scan's Cython core absent (3.11+) or routed scans
+        # with large states to the Python loop (3.10): undo both, so that
+        # every scan runs the core.  Scan looks for it when it is compiled.
+        sys.modules.pop(SCAN_EXT, None)
+        shipped = scan_op.Scan.make_thunk
+        scan_op.Scan.make_thunk = getattr(shipped, '__wrapped__', shipped)
     start = time.perf_counter()
     trainer.compile(test=False)
     compile_s = time.perf_counter() - start
@@ -102,6 +114,7 @@ def worker(argv):
         ),
         'blas_renames': ldflags.count(' -D'),
         'compat': seq2seq_lasagne.compat.changes(),
+        'scan_loop': scan_loop(scan_op),
         'compile_s': compile_s,
         'steps': args.steps,
         'samples_per_s': args.steps * BATCH / elapsed,
@@ -109,6 +122,16 @@ def worker(argv):
     }
     print(MARK + json.dumps(out), flush=True)
     return 0
+
+
+def scan_loop(scan_op):
+    """Which loop the worker's scans ran: 'python' (all), 'cython' (all),
+    or 'mixed' (compat's routing: the Python loop for large states)."""
+    if sys.modules.get(SCAN_EXT) is None:
+        return 'python'
+    if hasattr(scan_op.Scan.make_thunk, '__wrapped__'):
+        return 'mixed'
+    return 'cython'
 
 
 # --- driver -----------------------------------------------------------------
@@ -150,11 +173,15 @@ def matrix_venvs():
 
 
 def run_worker(name, venv, model, args):
+    base = name[: -len(CYTHON)] if name.endswith(CYTHON) else name
     python = os.path.join(venv, 'bin', 'python')
     env = dict(os.environ)
     env.pop('THEANORC', None)
     env.pop('THEANO_FLAGS', None)
-    home = None if args.compiledir else matrix_home(name, venv)
+    # This checkout's package, whatever checkout the venv was installed
+    # from (the CI matrix installs its own clone's).
+    env['PYTHONPATH'] = ROOT
+    home = None if args.compiledir else matrix_home(base, venv)
     if home:
         env['HOME'] = home
     else:
@@ -162,7 +189,7 @@ def run_worker(name, venv, model, args):
             HERE, 'results', 'theano-cache-pythons'
         )
         env['THEANO_FLAGS'] = 'base_compiledir=' + os.path.join(
-            os.path.abspath(compiledir), name
+            os.path.abspath(compiledir), base
         )
     proc = subprocess.run(
         [
@@ -175,7 +202,8 @@ def run_worker(name, venv, model, args):
             str(args.steps),
             '--warmup',
             str(args.warmup),
-        ],
+        ]
+        + (['--scan-cython'] if base != name else []),
         capture_output=True,
         text=True,
         env=env,
@@ -186,6 +214,20 @@ def run_worker(name, venv, model, args):
             return json.loads(line[len(MARK) :])
     tail = (proc.stderr.strip().splitlines() or ['no output'])[-1]
     fail('worker %s/%s failed: %s' % (name, model, tail[:300]))
+
+
+def python_version(venv):
+    out = subprocess.run(
+        [
+            os.path.join(venv, 'bin', 'python'),
+            '-c',
+            'import sys; print(*sys.version_info[:2])',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return tuple(int(x) for x in out)
 
 
 def order(names):
@@ -219,6 +261,13 @@ def main(argv=None):
         "CI matrix's cache of each venv, else "
         'benchmarks/results/theano-cache-pythons)',
     )
+    parser.add_argument(
+        '--scan-cython-peer',
+        action='store_true',
+        help="also run each venv whose Python builds scan's Cython core "
+        '(before 3.11) with that core, as NAME+cython: the peer of the '
+        "Python loop the package's compat uses",
+    )
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
     if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
@@ -238,6 +287,10 @@ def main(argv=None):
     for name, path in venvs.items():
         if not os.path.isfile(os.path.join(path, 'bin', 'python')):
             fail('%s: no venv at %s' % (name, path))
+    if args.scan_cython_peer:
+        for name, path in list(venvs.items()):
+            if python_version(path) < (3, 11):
+                venvs[name + CYTHON] = path
     names = order(venvs)
 
     results = {m: {n: [] for n in names} for m in args.models}
@@ -249,7 +302,7 @@ def main(argv=None):
                 res = run_worker(name, venvs[name], model, args)
                 results[model][name].append(res)
                 print(
-                    'round %d %-9s %-6s %7.0f samples/s  (Python %s, '
+                    'round %d %-9s %-12s %7.0f samples/s  (Python %s, '
                     'NumPy %s, %s)'
                     % (
                         r + 1,
@@ -269,7 +322,7 @@ def main(argv=None):
         % (args.rounds, args.steps, BATCH, DIGITS, REFERENCE)
     )
     print(
-        '%-9s %-7s %-8s %-8s %-32s %10s %8s'
+        '%-9s %-12s %-8s %-8s %-32s %10s %8s'
         % (
             'model',
             'venv',
@@ -296,9 +349,10 @@ def main(argv=None):
                 'scipy': runs[0]['scipy'],
                 'blas': runs[0]['blas'],
                 'blas_renames': runs[0]['blas_renames'],
+                'scan_loop': runs[0].get('scan_loop'),
             }
             print(
-                '%-9s %-7s %-8s %-8s %-32s %10.0f %8.2f'
+                '%-9s %-12s %-8s %-8s %-32s %10.0f %8.2f'
                 % (
                     model,
                     name,

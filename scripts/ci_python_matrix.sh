@@ -67,7 +67,7 @@ awk '/<!-- colab-cell -->/ {on=1; next} on && /^```python/ {grab=1; next}
 
 tests=(tests/test_attention_layer.py tests/test_baseline.py
        tests/test_attention_model.py tests/test_compat.py tests/test_pins.py
-       tests/test_precompiled.py)
+       tests/test_precompiled.py tests/test_parallel_compile.py)
 # 3-digit targets: the graphs of the tests' fixtures, already compiled.
 train_args=(--samples 3000 --val-interval 1000 --val-size 500 --seed 0
             --min-digits 3 --max-digits 3 --no-progress --fresh)

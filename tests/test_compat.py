@@ -105,6 +105,36 @@ def test_scan_runs_its_python_loop_where_cython_does_not_build():
         assert ext is not None
 
 
+def test_scans_with_large_states_run_the_fixed_python_loop():
+    import theano
+    import theano.tensor as T
+    from theano.scan_module.scan_op import Scan
+
+    def loop_of(state):
+        out, _ = theano.scan(
+            lambda prev: prev * 2, outputs_info=state, n_steps=3
+        )
+        f = theano.function([state], out[-1])
+        (thunk,) = [
+            t
+            for n, t in zip(f.fn.nodes, f.fn.thunks)
+            if isinstance(n.op, Scan)
+        ]
+        value = f(np.ones((2,) * state.ndim, dtype='float32'))
+        assert np.all(value == 8)
+        # Theano's thunk keeps the loop it runs: Scan.execute (the Python
+        # loop) or the Cython core's closure.
+        return getattr(thunk.perform, '__name__', None)
+
+    assert loop_of(T.ftensor3()) == 'execute'
+    small = loop_of(T.fmatrix())
+    if sys.version_info >= (3, 11):
+        assert small == 'execute'
+    else:
+        # Python 3.10: the Cython core builds and keeps the small states.
+        assert small != 'execute'
+
+
 def test_scan_reuse_check_does_not_compare_contents():
     # Theano 1.0.5 compares ndarray.data memoryviews element by element on
     # Python 3; the fixed loop tests the array object only and computes the

@@ -57,6 +57,12 @@ def test_each_venv_gets_the_compile_cache_the_matrix_keyed_with_it(
     monkeypatch.setattr(speed, 'ROOT', str(tmp_path / 'no-checkout'))
     assert speed.matrix_venvs() == {'3.13': str(tmp_path / 'venv-3.13-abc')}
     assert speed.order(['3.13', '3.10', '3.11']) == ['3.11', '3.10', '3.13']
+    # A Cython-core peer sorts right after its own venv.
+    assert speed.order(['3.10+cython', '3.11', '3.10']) == [
+        '3.11',
+        '3.10',
+        '3.10+cython',
+    ]
 
 
 @pytest.mark.parametrize(
@@ -94,3 +100,7 @@ def test_a_worker_trains_and_reports_its_stack():
     # A real BLAS library, not Theano's NumPy C-API fallback.
     assert result['blas'] != 'NumPy C-API' and 'blas' in result['blas']
     assert 0 < result['cost_last'] < 10
+    # compat's scan loops (--scan-cython is the peer): the Python loop,
+    # and on 3.10 the Cython core for scans with small states.
+    expected = 'python' if sys.version_info >= (3, 11) else 'mixed'
+    assert result['scan_loop'] == expected

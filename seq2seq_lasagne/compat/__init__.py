@@ -26,7 +26,8 @@ One module per concern, each documenting its fixes (why, what changes):
     ``imp`` (gone in Python 3.12) and ``numpy.linalg.linalg`` (gone in
     NumPy 2.x) for what ``theano.scan`` imports at its first call.
 :mod:`.scan`
-    scan's Python loop, and its slow reused-output check.
+    scan's Python loop, its slow reused-output check, and which scans
+    keep the Cython core where it builds.
 :mod:`.cache_keys`
     C modules of file-based ops (``COp``) and of ops without parameters
     found again in the compile cache by later processes (Theano keys the
@@ -35,6 +36,8 @@ One module per concern, each documenting its fixes (why, what changes):
     optimised graphs kept in the compile directory for later processes.
 :mod:`.precompiled`
     the headers every C module opens with, precompiled once for g++.
+:mod:`.parallel_compile`
+    a graph's missing C modules compiled several at a time.
 :mod:`.lasagne_imports`
     ``theano.tensor.signal.downsample`` and ``pkg_resources`` for
     Lasagne 0.1.
@@ -57,6 +60,7 @@ from . import (
     late_imports,
     numpy_api,
     numpy_c,
+    parallel_compile,
     precompiled,
     scan,
 )
@@ -173,10 +177,13 @@ def apply():
     lasagne_imports.quiet_pkg_resources()
     _changes.extend(late_imports.import_gpuarray())
     _changes.extend(scan.fix_reuse_check())
+    _changes.extend(scan.route_sequence_states())
     _changes.extend(cache_keys.stable_cop_versions())
     _changes.extend(cache_keys.versioned_propless_modules())
     _changes.extend(graph_cache.install())
     _changes.extend(precompiled.install())
+    # After precompiled: its pool compiles through the header's wrapper.
+    _changes.extend(parallel_compile.install())
     _changes.extend(lasagne_imports.register_downsample())
     return changes()
 

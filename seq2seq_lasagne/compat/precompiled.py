@@ -34,6 +34,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
+import threading
 
 ENV = 'SEQ2SEQ_PCH'
 FOLDER = 'seq2seq-lasagne-pch'
@@ -53,6 +54,10 @@ COMMON = (
 #: process, and the last header used with its options (tests and
 #: benchmarks read them).
 stats = {'built': 0, 'used': 0, 'skipped': 0, 'failed': 0, 'last': None}
+
+#: compat.parallel_compile calls the wrapper from several threads: one
+#: builds a missing header while the others wait for it.
+_build_lock = threading.Lock()
 
 
 def opening_includes(src_code):
@@ -198,13 +203,14 @@ def install():
                 flags = header_flags(
                     given, dirs + cmodule.std_include_dirs(), hide_symbols
                 )
-                header = header_for(
-                    config.compiledir,
-                    config.cxx,
-                    compiler.version_str(),
-                    lines,
-                    flags,
-                )
+                with _build_lock:
+                    header = header_for(
+                        config.compiledir,
+                        config.cxx,
+                        compiler.version_str(),
+                        lines,
+                        flags,
+                    )
             except Exception:  # Theano's own command then says what fails
                 header = None
             if header is None:

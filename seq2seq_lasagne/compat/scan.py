@@ -5,6 +5,17 @@
     failed attempt costs a g++ run per scan node, and the failure is not an
     ``ImportError``, so Theano would not fall back.  Marking the module as
     absent makes Theano use scan's pure-Python loop straight away.
+``Scan.make_thunk``: which loop, on Python 3.10
+    Where the Cython core builds (Python 3.10), it still makes the slow
+    check below, compiled, where it cannot be fixed.  A scan whose step
+    carries a state of three or more dimensions (the attention gradient's
+    accumulators over the whole input sequence, batch by position by unit)
+    pays it on a whole sequence's worth of elements at every step, and
+    runs faster in the fixed Python loop; a scan whose states are smaller
+    runs faster in the Cython core (``benchmarks/python_matrix_speed.py
+    --scan-cython-peer`` measures both, docs/PYTHONS.md holds the figures).
+    Such a scan is compiled with ``impl='py'``, Theano's own switch to its
+    Python loop; the others are left to the Cython core.
 ``Scan.execute``: the reused-output check
     After each step, scan's Python loop asks whether the inner function
     wrote its output into the buffer slice it was handed: the same array
@@ -29,9 +40,18 @@ import sys
 import textwrap
 import warnings
 
-__all__ = ['disable_cython', 'fix_reuse_check', 'SCAN_EXT']
+__all__ = [
+    'disable_cython',
+    'fix_reuse_check',
+    'route_sequence_states',
+    'SCAN_EXT',
+    'STATE_NDIM',
+]
 
 SCAN_EXT = 'theano.scan_module.scan_perform_ext'
+#: A step's state of this many dimensions or more sends its scan to the
+#: Python loop where the Cython core is in use.
+STATE_NDIM = 3
 
 #: ``Scan.execute``'s buffer comparisons and what replaces them; each must
 #: be found exactly ``count`` times.  ``old_data`` then holds the array
@@ -86,3 +106,40 @@ def fix_reuse_check():
     fixed.__wrapped__ = execute
     scan_op.Scan.execute = fixed
     return ["scan's reused-output check compares array objects, not contents"]
+
+
+def carries_sequence_state(op):
+    """Whether a step of scan ``op`` carries a state of
+    :data:`STATE_NDIM` dimensions or more (its mit-mot, mit-sot and
+    sit-sot outputs, as the inner function returns them)."""
+    states = op.outputs[: op.n_mit_mot_outs + op.n_mit_sot + op.n_sit_sot]
+    return any(getattr(v.type, 'ndim', 0) >= STATE_NDIM for v in states)
+
+
+def route_sequence_states():
+    """Send scans with large states to the fixed Python loop, once, where
+    the Cython core is in use."""
+    from theano.scan_module import scan_op
+
+    shipped = scan_op.Scan.make_thunk
+    if sys.modules.get(SCAN_EXT, 0) is None or hasattr(shipped, '__wrapped__'):
+        return []
+    if not hasattr(scan_op.Scan.execute, '__wrapped__'):
+        return []  # the Python loop is not the fixed one: no gain
+
+    def make_thunk(
+        self, node, storage_map, compute_map, no_recycling, impl=None
+    ):
+        if impl is None and carries_sequence_state(self):
+            impl = 'py'
+        return shipped(
+            self, node, storage_map, compute_map, no_recycling, impl=impl
+        )
+
+    make_thunk.__wrapped__ = shipped
+    scan_op.Scan.make_thunk = make_thunk
+    return [
+        'scans whose step carries a %d-D state run the Python loop, '
+        'the others the Cython core (its reused-output check compares '
+        'large states element by element)' % STATE_NDIM
+    ]

@@ -43,7 +43,6 @@ REFERENCE = '3.11'
 BATCH = 100
 DIGITS = 20
 MODELS = ('attention', 'baseline')
-SCAN_EXT = 'theano.scan_module.scan_perform_ext'
 #: Suffix of a venv's peer run with scan's Cython core (--scan-cython-peer).
 CYTHON = '+cython'
 
@@ -70,6 +69,7 @@ def worker(argv):
     import scipy
 
     import seq2seq_lasagne
+    from seq2seq_lasagne.compat import scan as compat_scan
     from seq2seq_lasagne.data_generator import get_batch
     from seq2seq_lasagne.training import Trainer, build_seeded
 
@@ -83,7 +83,7 @@ def worker(argv):
         # compat marked scan's Cython core absent (3.11+) or routed scans
         # with large states to the Python loop (3.10): undo both, so that
         # every scan runs the core.  Scan looks for it when it is compiled.
-        sys.modules.pop(SCAN_EXT, None)
+        sys.modules.pop(compat_scan.SCAN_EXT, None)
         shipped = scan_op.Scan.make_thunk
         scan_op.Scan.make_thunk = getattr(shipped, '__wrapped__', shipped)
     start = time.perf_counter()
@@ -127,6 +127,8 @@ def worker(argv):
 def scan_loop(scan_op):
     """Which loop the worker's scans ran: 'python' (all), 'cython' (all),
     or 'mixed' (compat's routing: the Python loop for large states)."""
+    from seq2seq_lasagne.compat.scan import SCAN_EXT
+
     if sys.modules.get(SCAN_EXT) is None:
         return 'python'
     if hasattr(scan_op.Scan.make_thunk, '__wrapped__'):

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 
+from bench_args import marked_result
 from bench_config import (
     HERE,
     LEVERS,
@@ -109,18 +110,7 @@ class Driver(object):
         except subprocess.TimeoutExpired:
             result = {'error': 'timed out after %d s' % self.args.timeout}
         else:
-            lines = [
-                line
-                for line in proc.stdout.splitlines()
-                if line.startswith(MARK)
-            ]
-            if proc.returncode == 0 and lines:
-                result = json.loads(lines[-1][len(MARK) :])
-            else:
-                result = {
-                    'error': 'exit %d: %s'
-                    % (proc.returncode, proc.stderr.strip()[-2000:])
-                }
+            result = marked_result(proc, MARK)
         result.update(
             label=label,
             theano_flags=flags,
@@ -243,6 +233,8 @@ class Driver(object):
             path,
         ]
         start = time.perf_counter()
+        # Kept when the check ran but wrote no figures: its stderr says why.
+        proc = None
         try:
             proc = subprocess.run(
                 cmd,
@@ -256,7 +248,6 @@ class Driver(object):
                 self.equivalence = json.load(f)
         except (subprocess.TimeoutExpired, OSError, ValueError) as exc:
             self.equivalence = {'error': str(exc)[-2000:]}
-            proc = None
         finally:
             os.unlink(path)
         self.equivalence['seconds'] = time.perf_counter() - start

@@ -61,6 +61,7 @@ import json
 import os
 import sys
 
+from bench_args import add_timing_options, at_least, name_list
 from bench_config import (
     LEVERS,
     MODELS,
@@ -86,36 +87,16 @@ def make_parser():
         help='few steps (10 x 2 after 2 warm-up), one '
         'validation pass: a check that it all runs',
     )
-    parser.add_argument(
-        '--steps',
-        type=int,
-        default=None,
-        help='timed steps per repeat (default 50)',
-    )
-    parser.add_argument(
-        '--warmup',
-        type=int,
-        default=None,
-        help='untimed steps first (default 5)',
-    )
-    parser.add_argument(
-        '--repeats',
-        type=int,
-        default=None,
-        help='timed repeats, median taken (default 3)',
-    )
-    parser.add_argument(
-        '--val-repeats',
-        type=int,
-        default=None,
-        help='validation passes, median taken (default 2)',
+    # None: NORMAL's figures, or --quick's.
+    add_timing_options(
+        parser, steps=None, warmup=None, repeats=None, val_repeats=None
     )
     parser.add_argument(
         '--models',
         default='baseline,attention',
         help='comma-separated (default baseline,attention)',
     )
-    parser.add_argument('--seed', type=int, default=0)
+    add_timing_options(parser, seed=0)
     parser.add_argument(
         '--rounds',
         type=int,
@@ -199,40 +180,27 @@ def make_parser():
 
 def check_args(parser, args):
     """Turn the comma-separated options into lists; reject unknown names."""
-    args.models = [m for m in args.models.split(',') if m]
+    args.models = name_list(parser.error, args.models, MODELS, 'model')
     for name, known in (
         ('levers', LEVERS),
         ('torch_variants', TORCH_VARIANTS),
     ):
         value = getattr(args, name)
-        chosen = (
-            list(known)
-            if value is None
-            else [v for v in value.split(',') if v]
-        )
         if args.skip_levers:
             chosen = []
-        for v in chosen:
-            if v not in known:
-                parser.error(
-                    'unknown %s %r (known: %s)'
-                    % (name.replace('_', ' ')[:-1], v, ', '.join(known))
-                )
+        elif value is None:
+            chosen = list(known)
+        else:
+            what = name.replace('_', ' ')[:-1]
+            chosen = name_list(parser.error, value, known, what)
         setattr(args, name, chosen)
-    for m in args.models:
-        if m not in MODELS:
-            parser.error('unknown model %r' % m)
     if args.skip_torch or args.peers == 'none':
         args.peers = []
     elif args.peers == 'all':
         args.peers = list(PEERS)
     else:
-        args.peers = [p for p in args.peers.split(',') if p]
-    for p in args.peers:
-        if p not in PEERS:
-            parser.error('unknown peer %r (known: %s)' % (p, ', '.join(PEERS)))
-    if args.threads < 1:
-        parser.error('--threads must be at least 1')
+        args.peers = name_list(parser.error, args.peers, PEERS, 'peer')
+    at_least(parser.error, args, threads=1)
     if ',' in args.compiledir:
         parser.error('--compiledir must not contain a comma')
     args.compiledir = os.path.abspath(args.compiledir)

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 
+from bench_args import add_timing_options
 from bench_config import (
     BATCH,
     DIGITS,
@@ -356,13 +357,7 @@ def make_parser():
     )
     parser.add_argument('--engine', choices=tuple(ENGINES), default='theano')
     parser.add_argument('--model', choices=MODELS, required=True)
-    parser.add_argument('--steps', type=int, default=NORMAL['steps'])
-    parser.add_argument('--warmup', type=int, default=NORMAL['warmup'])
-    parser.add_argument('--repeats', type=int, default=NORMAL['repeats'])
-    parser.add_argument(
-        '--val-repeats', type=int, default=NORMAL['val_repeats']
-    )
-    parser.add_argument('--seed', type=int, default=0)
+    add_timing_options(parser, **NORMAL, seed=0)
     parser.add_argument('--unroll', action='store_true')
     parser.add_argument('--compile-only', action='store_true')
     parser.add_argument('--native-optim', action='store_true')

@@ -39,6 +39,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from bench_args import name_list  # noqa: E402
+from bench_config import MODELS  # noqa: E402
+
 # The benchmark's own Theano cache (not ~/.theano, whose compile lock other
 # jobs may hold), unless the user chose a base_compiledir.
 if 'base_compiledir' not in os.environ.get('THEANO_FLAGS', ''):
@@ -116,6 +119,17 @@ class TorchPeer(object):
             if compiled
             else torch_models.TorchTrainer
         )
+        if compiled:
+            # One model per compiled cache, as in a benchmark worker: the
+            # trainer's step is the same code for both models, and
+            # torch.compile would otherwise recompile it for the second
+            # with the weights' shapes made symbolic, where torch 2.13
+            # fails to build its guards (IndexError in
+            # produce_guards_verbose) unless its on-disk cache already
+            # knows the function.
+            import torch
+
+            torch._dynamo.reset()
         self.model = model
         self.trainer = cls(model)
         self.export = torch_models.export_lasagne_params
@@ -289,14 +303,8 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--json', metavar='FILE', help='write the figures')
     args = parser.parse_args(argv)
-    peers = [p for p in args.peers.split(',') if p]
-    models = [m for m in args.models.split(',') if m]
-    for p in peers:
-        if p not in PEERS:
-            parser.error('unknown peer %r (known: %s)' % (p, ', '.join(PEERS)))
-    for m in models:
-        if m not in ('attention', 'baseline'):
-            parser.error('unknown model %r' % m)
+    peers = name_list(parser.error, args.peers, PEERS, 'peer')
+    models = name_list(parser.error, args.models, MODELS, 'model')
     for p in peers:
         try:
             __import__(REQUIRES[p])

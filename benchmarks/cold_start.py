@@ -26,7 +26,10 @@ per-round ratios of the two times.
 
 Besides the wall time it records the CPU time of the process and its
 children (``g++`` included), the load average before and after, and the
-number of C modules compiled into the cache.
+number of C modules compiled into the cache; for the ``train`` targets
+also when each g++ run began and ended, from which the summary takes the
+seconds between the import and the first step when no g++ ran
+(``no_gxx_s``: Python alone, Theano optimising or linking a graph).
 
 Usage::
 
@@ -62,6 +65,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from bench_args import at_least, name_list  # noqa: E402
 from bench_driver import _relative, load_average, run_header  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
@@ -106,6 +110,21 @@ def first_step(self, *args, **kwargs):
 
 training.Trainer.compile = timed_compile
 training.Trainer.train_step = first_step
+
+# Every g++ run Theano starts for a module, from any thread: when the
+# cores compiled, and when only Python ran (graph optimisation, linking).
+from theano.gof import cmodule
+gxx_runs = marks['gxx_runs'] = []
+popen = cmodule.output_subprocess_Popen
+
+def timed_popen(command, *args, **kwargs):
+    began = time.time() - start
+    try:
+        return popen(command, *args, **kwargs)
+    finally:
+        gxx_runs.append([began, time.time() - start])
+
+cmodule.output_subprocess_Popen = timed_popen
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -272,6 +291,20 @@ def _variant(result):
     )
 
 
+def no_gxx_s(result):
+    """Seconds between the package's import and the first training step
+    during which no g++ ran: Python alone (graph optimisation, linking),
+    a core idle."""
+    begin, end = result['import_s'], result['first_step_begins_s']
+    covered, reach = 0.0, begin
+    for a, b in sorted(result['gxx_runs']):
+        a, b = max(a, reach), min(b, end)
+        if b > a:
+            covered += b - a
+            reach = b
+    return (end - begin) - covered
+
+
 def summarise(results, targets):
     """Per target (and warm variant): median and rounds of the first-step
     time, CPU time, modules compiled, load; for warm starts, the median of
@@ -303,6 +336,10 @@ def summarise(results, targets):
             else None,
             'load': [[r['load_before'][0], r['load_after'][0]] for r in ok],
         }
+        if all('gxx_runs' in r for r in ok):
+            summary[variant]['no_gxx_s'] = statistics.median(
+                no_gxx_s(r) for r in ok
+            )
     peers = (
         ('graph_cache', 'warm: without / with the graph cache'),
         ('pch', 'cold: without / with the precompiled header'),
@@ -382,12 +419,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if sum([args.warm, args.pch_peer, args.parallel_peer]) > 1:
         parser.error('one of --warm, --pch-peer and --parallel-peer at a time')
-    targets = [t for t in args.targets.split(',') if t]
-    for t in targets:
-        if t not in TARGETS:
-            parser.error('unknown target %r' % t)
-    if args.rounds < 1:
-        parser.error('--rounds must be at least 1')
+    targets = name_list(parser.error, args.targets, TARGETS, 'target')
+    at_least(parser.error, args, rounds=1)
     started = datetime.datetime.now()
     load_start = load_average()
     print('cold_start: load average %s' % load_start, flush=True)

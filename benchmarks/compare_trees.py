@@ -41,6 +41,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+from bench_args import (  # noqa: E402
+    TIMING_HELP,
+    add_timing_options,
+    at_least,
+    marked_result,
+    name_list,
+    timing_arguments,
+)
 from bench_config import MARK, MODELS, NORMAL, RESULTS  # noqa: E402
 from bench_driver import _relative, load_average, run_header  # noqa: E402
 
@@ -97,22 +105,16 @@ def imported_from(tree, python):
 
 def run_worker(tree, python, model, args):
     """One Theano worker of ``tree``; its JSON dict or an error dict."""
-    cmd = worker_command(tree, python) + [
-        '--engine',
-        'theano',
-        '--model',
-        model,
-        '--steps',
-        str(args.steps),
-        '--warmup',
-        str(args.warmup),
-        '--repeats',
-        str(args.repeats),
-        '--val-repeats',
-        str(args.val_repeats),
-        '--seed',
-        str(args.seed),
-    ]
+    cmd = (
+        worker_command(tree, python)
+        + [
+            '--engine',
+            'theano',
+            '--model',
+            model,
+        ]
+        + timing_arguments(args, *TIMING_HELP)
+    )
     env = dict(
         os.environ,
         PYTHONPATH=tree,
@@ -129,16 +131,7 @@ def run_worker(tree, python, model, args):
         text=True,
         timeout=args.timeout,
     )
-    lines = [
-        line for line in proc.stdout.splitlines() if line.startswith(MARK)
-    ]
-    if proc.returncode == 0 and lines:
-        out = json.loads(lines[-1][len(MARK) :])
-    else:
-        out = {
-            'error': 'exit %d: %s'
-            % (proc.returncode, proc.stderr.strip()[-2000:])
-        }
+    out = marked_result(proc, MARK)
     out.update(
         worker_s=time.perf_counter() - start,
         load_before=load_before,
@@ -218,13 +211,7 @@ def main(argv=None):
     )
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--models', default=','.join(MODELS))
-    parser.add_argument('--steps', type=int, default=NORMAL['steps'])
-    parser.add_argument('--warmup', type=int, default=NORMAL['warmup'])
-    parser.add_argument('--repeats', type=int, default=NORMAL['repeats'])
-    parser.add_argument(
-        '--val-repeats', type=int, default=NORMAL['val_repeats']
-    )
-    parser.add_argument('--seed', type=int, default=0)
+    add_timing_options(parser, **NORMAL, seed=0)
     parser.add_argument(
         '--compiledir', default=os.path.join(RESULTS, 'theano-cache')
     )
@@ -235,12 +222,8 @@ def main(argv=None):
         help='JSON file (default benchmarks/results/compare-trees.json)',
     )
     args = parser.parse_args(argv)
-    models = [m for m in args.models.split(',') if m]
-    for m in models:
-        if m not in MODELS:
-            parser.error('unknown model %r' % m)
-    if args.rounds < 1:
-        parser.error('--rounds must be at least 1')
+    models = name_list(parser.error, args.models, MODELS, 'model')
+    at_least(parser.error, args, rounds=1)
     before = os.path.abspath(args.before)
     if not os.path.isdir(os.path.join(before, 'seq2seq_lasagne')):
         parser.error('%s is not a checkout of the package' % args.before)

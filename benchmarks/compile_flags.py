@@ -42,6 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from bench_args import default_out  # noqa: E402
 from bench_driver import load_average, run_header  # noqa: E402
 
 
@@ -220,11 +221,7 @@ def main(argv=None):
     for name, took in pch_build.items():
         print('precompiled header (%s): built once in %.2f s' % (name, took))
 
-    out = args.out or os.path.join(
-        HERE,
-        'results',
-        'compile-flags-%s.json' % started.strftime('%Y%m%d-%H%M'),
-    )
+    out = args.out or default_out('compile-flags', started)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, 'w') as f:
         json.dump(

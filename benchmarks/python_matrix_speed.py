@@ -38,6 +38,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from bench_args import (  # noqa: E402
+    add_timing_options,
+    at_least,
+    default_out,
+    timing_arguments,
+)
+
 MARK = 'PYTHON_MATRIX_RESULT '
 REFERENCE = '3.11'
 BATCH = 100
@@ -58,9 +67,7 @@ def fail(message):
 def worker(argv):
     parser = argparse.ArgumentParser(prog='python_matrix_speed.py worker')
     parser.add_argument('--model', choices=MODELS, required=True)
-    parser.add_argument('--steps', type=int, required=True)
-    parser.add_argument('--warmup', type=int, required=True)
-    parser.add_argument('--seed', type=int, default=0)
+    add_timing_options(parser, steps=30, warmup=3, seed=0)
     parser.add_argument('--scan-cython', action='store_true')
     args = parser.parse_args(argv)
     import platform
@@ -200,11 +207,8 @@ def run_worker(name, venv, model, args):
             'worker',
             '--model',
             model,
-            '--steps',
-            str(args.steps),
-            '--warmup',
-            str(args.warmup),
         ]
+        + timing_arguments(args, 'steps', 'warmup')
         + (['--scan-cython'] if base != name else []),
         capture_output=True,
         text=True,
@@ -253,8 +257,7 @@ def main(argv=None):
     parser.add_argument(
         '--models', nargs='+', choices=MODELS, default=list(MODELS)
     )
-    parser.add_argument('--steps', type=int, default=30)
-    parser.add_argument('--warmup', type=int, default=3)
+    add_timing_options(parser, steps=30, warmup=3)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument(
         '--compiledir',
@@ -272,8 +275,7 @@ def main(argv=None):
     )
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
-        fail('--steps and --rounds must be at least 1, --warmup at least 0')
+    at_least(fail, args, steps=1, rounds=1, warmup=0)
     venvs = {}
     for item in args.venv:
         name, sep, path = item.partition('=')
@@ -365,11 +367,7 @@ def main(argv=None):
                     ratio,
                 )
             )
-    out = args.out or os.path.join(
-        HERE,
-        'results',
-        'python-matrix-%s.json' % started.strftime('%Y%m%d-%H%M'),
-    )
+    out = args.out or default_out('python-matrix', started)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, 'w') as f:
         json.dump(

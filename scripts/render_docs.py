@@ -931,10 +931,10 @@ def cold_start(path):
     cache = record.get('cache', 'empty')
     lines = [
         '| from %s compile cache | first training step (s), per '
-        'round | of it, compiling (s) | CPU (s) | C modules compiled '
-        '| load average before → after |'
+        'round | of it, compiling (s) | of it, no g++ running (s) '
+        '| CPU (s) | C modules compiled | load average before → after |'
         % ('an empty' if cache == 'empty' else 'a warm'),
-        '|---|---|---:|---:|---:|---|',
+        '|---|---|---:|---:|---:|---:|---|',
     ]
     ratios = []
     for target, s in record['summary'].items():
@@ -952,11 +952,12 @@ def cold_start(path):
             )
             continue
         lines.append(
-            '| %s | %s | %s | %.0f | %d | %s |'
+            '| %s | %s | %s | %s | %.0f | %d | %s |'
             % (
                 _cold_target(target),
                 _rounds_text(s['first_step_s_rounds']),
                 _fmt(s.get('compile_s'), 0),
+                _fmt(s.get('no_gxx_s'), 0),
                 s['cpu_s'],
                 s['modules_compiled'],
                 '; '.join('%.1f → %.1f' % tuple(x) for x in s['load']),
@@ -976,6 +977,40 @@ def cold_start(path):
             _made_by(record.get('_run')),
             path,
         )
+    )
+
+
+#: Issue 14's goal: the attention model's first training step from an
+#: empty compile cache within this many seconds on a 2-core machine.
+COLD_GOAL_S = 60
+#: The summary entry of that measurement: every lever of compat on.
+COLD_GOAL_ENTRY = 'attention (cold, parallel compile on)'
+
+
+def cold_start_goal(*paths):
+    """Issue 14's cold-start goal, met or not, per machine measured
+    (``cold_start.py --parallel-peer`` files)."""
+    lines = [
+        '| machine | %s, cold: first training step (s), median (rounds) '
+        '| goal: at most %d s |' % (COLD_TARGETS['attention'], COLD_GOAL_S),
+        '|---|---|---|',
+    ]
+    for path in paths:
+        record = _load(path)
+        s = record['summary'][COLD_GOAL_ENTRY]
+        run = record.get('_run') or {}
+        lines.append(
+            '| %s (%s) | %.0f (%s) | %s |'
+            % (
+                run.get('machine', '?'),
+                run.get('date', '?')[:10],
+                s['first_step_s'],
+                _rounds_text(s['first_step_s_rounds']),
+                'met' if s['first_step_s'] <= COLD_GOAL_S else '**not met**',
+            )
+        )
+    return '\n'.join(lines) + (
+        '\n\nFrom %s.\n' % ', '.join('`%s`' % p for p in paths)
     )
 
 
@@ -1103,6 +1138,7 @@ RENDERERS = {
     'speed-brief': speed_brief,
     'compare-trees': compare_trees,
     'cold-start': cold_start,
+    'cold-start-goal': cold_start_goal,
     'python-matrix': python_matrix,
     'compile-flags': compile_flags,
     'step-profile': step_profile,

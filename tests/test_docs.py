@@ -135,3 +135,36 @@ def test_tree_comparison_says_within_noise_only_when_it_is(
     assert '| attention | training samples/s | 970 / 1020 / 1000 |' in noise
     assert '1.000 (0.970 / 1.020 / 1.000) | 0.030 | yes |' in noise
     assert '0.810 (0.800 / 0.820 / 0.810) | 0.010 | **no** |' in slower
+
+
+def test_cold_start_goal_follows_the_measured_time(tmp_path, monkeypatch):
+    """cold-start-goal: met only at or below the goal's seconds, per
+    machine, from the file's own figures."""
+    monkeypatch.setattr(render_docs, 'ROOT', tmp_path)
+
+    def record(machine, rounds):
+        entry = {
+            'first_step_s': sorted(rounds)[len(rounds) // 2],
+            'first_step_s_rounds': rounds,
+        }
+        return {
+            '_run': {
+                'command': 'cold_start.py --parallel-peer',
+                'machine': machine,
+                'date': '2026-12-01T02:00',
+            },
+            'summary': {render_docs.COLD_GOAL_ENTRY: entry},
+        }
+
+    goal = render_docs.COLD_GOAL_S
+    (tmp_path / 'fast.json').write_text(
+        json.dumps(record('fast CPU', [goal - 3, goal - 2, goal + 9]))
+    )
+    (tmp_path / 'slow.json').write_text(
+        json.dumps(record('slow CPU', [goal + 1]))
+    )
+    text = render_docs.cold_start_goal('fast.json', 'slow.json')
+    assert '| fast CPU (2026-12-01) | %d (' % (goal - 2) in text
+    rows = [line for line in text.splitlines() if 'CPU (' in line]
+    assert rows[0].endswith('| met |')
+    assert rows[1].endswith('| **not met** |')

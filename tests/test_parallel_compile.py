@@ -6,13 +6,11 @@ one at a time finds every module compiled in parallel), nothing left in
 its own folder, and modules really taken from the pool.
 """
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from child import run_child
 
 from seq2seq_lasagne.compat import parallel_compile
 
@@ -51,16 +49,9 @@ CHILD = textwrap.dedent(
 
 
 def _child(compiledir, parallel):
-    env = dict(os.environ)
-    env.pop('THEANORC', None)
-    env['THEANO_FLAGS'] = 'base_compiledir=' + str(compiledir)
-    env[parallel_compile.ENV] = '1' if parallel else '0'
-    proc = subprocess.run(
-        [sys.executable, '-c', CHILD], capture_output=True, text=True, env=env
+    return run_child(
+        CHILD, compiledir, **{parallel_compile.ENV: '1' if parallel else '0'}
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [x for x in proc.stdout.splitlines() if x.startswith('RESULT ')]
-    return json.loads(line[-1][len('RESULT ') :])
 
 
 def test_a_module_is_taken_only_for_the_very_same_call():

@@ -6,13 +6,10 @@ finds the modules compiled with it), and g++ must really use the compiled
 form, not silently parse the text (``-H`` marks a used one with ``!``).
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from child import run_child
 
 from seq2seq_lasagne.compat import precompiled
 
@@ -55,16 +52,9 @@ CHILD = textwrap.dedent(
 
 
 def _child(compiledir, pch):
-    env = dict(os.environ)
-    env.pop('THEANORC', None)
-    env['THEANO_FLAGS'] = 'base_compiledir=' + str(compiledir)
-    env[precompiled.ENV] = '1' if pch else '0'
-    proc = subprocess.run(
-        [sys.executable, '-c', CHILD], capture_output=True, text=True, env=env
+    return run_child(
+        CHILD, compiledir, **{precompiled.ENV: '1' if pch else '0'}
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [x for x in proc.stdout.splitlines() if x.startswith('RESULT ')]
-    return json.loads(line[-1][len('RESULT ') :])
 
 
 def test_the_header_holds_only_the_modules_own_opening_lines():

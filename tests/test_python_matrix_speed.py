@@ -71,7 +71,7 @@ def test_each_venv_gets_the_compile_cache_the_matrix_keyed_with_it(
         (['--venv', 'no-equals-sign'], '--venv takes NAME=PATH'),
         (['--venv', '3.12=/nowhere'], 'no 3.11 venv to compare with'),
         (['--venv', '3.11=/nowhere'], '3.11: no venv at /nowhere'),
-        (['--steps', '0'], '--steps and --rounds must be at least 1'),
+        (['--steps', '0'], '--steps must be at least 1'),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args, message):

@@ -38,6 +38,9 @@ One module per concern, each documenting its fixes (why, what changes):
     the headers every C module opens with, precompiled once for g++.
 :mod:`.parallel_compile`
     a graph's missing C modules compiled several at a time.
+:mod:`.compile_call`
+    not a fix: one call of ``GCC_compiler.compile_str``, for the two
+    fixes above that wrap it.
 :mod:`.lasagne_imports`
     ``theano.tensor.signal.downsample`` and ``pkg_resources`` for
     Lasagne 0.1.

@@ -40,6 +40,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from . import compile_call
+
 ENV = 'SEQ2SEQ_PARALLEL_COMPILE'
 FOLDER = 'seq2seq-lasagne-ahead'
 #: Folders left by a process that was killed are removed after this long.
@@ -181,7 +183,7 @@ def _module_call(node):
     )
 
 
-def _look_ahead(graph, compile_one, compiledir):
+def _look_ahead(graph, shipped, compiledir):
     """Queue the modules of ``graph`` that the cache lacks."""
     graph.looked_ahead = True
     root = os.path.join(compiledir, FOLDER)
@@ -202,7 +204,7 @@ def _look_ahead(graph, compile_one, compiledir):
             return
         job = _Job(folder, module_name)
         job.future = pool.submit(
-            compile_one, module_name, src_code, folder, kwargs
+            shipped, module_name, src_code, folder, py_module=False, **kwargs
         )
         graph.jobs[key] = job
         stats['queued'] += 1
@@ -230,23 +232,56 @@ def _take(job, location):
         _remove(job.folder)
 
 
+def _from_pool(call, shipped):
+    """``compile_str``: the pool's module for this call when it has one,
+    else Theano's own compilation (see the module's docstring)."""
+    from theano import config
+    from theano.gof import cmodule
+
+    frames = _frames()
+    if not (call.py_module and call.location and frames):
+        return shipped(*call)
+    graph = frames[-1]
+    if not graph.looked_ahead:
+        try:
+            _look_ahead(graph, shipped, config.compiledir)
+        except Exception:  # a pool that cannot start: Theano's way
+            pass
+    key = call_key(
+        call.module_name,
+        call.src_code,
+        call.include_dirs,
+        call.lib_dirs,
+        call.libs,
+        call.preargs,
+        call.hide_symbols,
+    )
+    job = graph.jobs.pop(key, None)
+    if job is not None:
+        if job.future.cancel():
+            stats['taken_back'] += 1
+            _remove(job.folder)
+        else:
+            path = _take(job, call.location)
+            if path is not None:
+                stats['used'] += 1
+                return cmodule.dlimport(path)
+            stats['failed'] += 1
+    return shipped(*call)
+
+
 def install():
     """Wrap ``VM_Linker.make_all`` and ``GCC_compiler.compile_str``."""
     if os.environ.get(ENV, '1') == '0' or workers() < 2:
         return []
     from theano import config
-    from theano.gof import cmodule, vm
+    from theano.gof import vm
 
     if not config.cxx:
         return []
-    compiler = cmodule.GCC_compiler
-    shipped = compiler.compile_str
-    if getattr(shipped, '_seq2seq_ahead', False):
+    if not compile_call.wrap('_seq2seq_ahead', _from_pool):
         return []
     make_all = vm.VM_Linker.make_all
-
-    def compile_one(module_name, src_code, folder, kwargs):
-        shipped(module_name, src_code, folder, py_module=False, **kwargs)
 
     def linked(self, *args, **kwargs):
         frames = _frames()
@@ -259,63 +294,8 @@ def install():
             for job in graph.jobs.values():
                 job.discard()
 
-    def compile_str(
-        module_name,
-        src_code,
-        location=None,
-        include_dirs=None,
-        lib_dirs=None,
-        libs=None,
-        preargs=None,
-        py_module=True,
-        hide_symbols=True,
-    ):
-        frames = _frames()
-        if py_module and location and frames:
-            graph = frames[-1]
-            if not graph.looked_ahead:
-                try:
-                    _look_ahead(graph, compile_one, config.compiledir)
-                except Exception:  # a pool that cannot start: Theano's way
-                    pass
-            key = call_key(
-                module_name,
-                src_code,
-                include_dirs,
-                lib_dirs,
-                libs,
-                preargs,
-                hide_symbols,
-            )
-            job = graph.jobs.pop(key, None)
-            if job is not None:
-                if job.future.cancel():
-                    stats['taken_back'] += 1
-                    _remove(job.folder)
-                else:
-                    path = _take(job, location)
-                    if path is not None:
-                        stats['used'] += 1
-                        return cmodule.dlimport(path)
-                    stats['failed'] += 1
-        return shipped(
-            module_name,
-            src_code,
-            location,
-            include_dirs,
-            lib_dirs,
-            libs,
-            preargs,
-            py_module,
-            hide_symbols,
-        )
-
     linked.__wrapped__ = make_all
     vm.VM_Linker.make_all = linked
-    compile_str._seq2seq_ahead = True
-    compile_str.__wrapped__ = shipped
-    compile_str.__doc__ = shipped.__doc__
-    compiler.compile_str = staticmethod(compile_str)
     return [
         "Theano's missing C modules of a graph compiled %d at a time "
         '(SEQ2SEQ_PARALLEL_COMPILE=0 turns this off): the same modules, '

@@ -36,6 +36,8 @@ import subprocess
 import tempfile
 import threading
 
+from . import compile_call
+
 ENV = 'SEQ2SEQ_PCH'
 FOLDER = 'seq2seq-lasagne-pch'
 
@@ -166,77 +168,53 @@ def _write_atomically(path, text):
     os.replace(partial, path)
 
 
+def _with_header(call, shipped):
+    """``compile_str`` with the precompiled header when the module's
+    source opens with its lines (see the module's docstring)."""
+    from theano import config
+    from theano.gof import cmodule
+
+    preargs = list(call.preargs or [])
+    lines = opening_includes(call.src_code)
+    forced, others = split_forced(preargs)
+    if not (lines and config.cxx and all(forced)):
+        stats['skipped'] += 1
+        return shipped(*call)
+    lines = tuple('#include "%s"' % f for f in forced) + lines
+    # The options compile_str will give g++ for this module.
+    given = others
+    if config.cmodule.remove_gxx_opt:
+        given = [p for p in others if not p.startswith('-O')]
+    dirs = [d for d in call.include_dirs or [] if d]
+    try:
+        flags = header_flags(
+            given, dirs + cmodule.std_include_dirs(), call.hide_symbols
+        )
+        with _build_lock:
+            header = header_for(
+                config.compiledir,
+                config.cxx,
+                cmodule.GCC_compiler.version_str(),
+                lines,
+                flags,
+            )
+    except Exception:  # Theano's own command then says what fails
+        header = None
+    if header is None:
+        stats['failed'] += 1
+        return shipped(*call)
+    stats['used'] += 1
+    stats['last'] = (header, flags)
+    preargs = others + ['-include', header, '-Winvalid-pch']
+    return shipped(*call._replace(preargs=preargs))
+
+
 def install():
     """Wrap ``GCC_compiler.compile_str``; returns what changed."""
     if os.environ.get(ENV, '1') == '0':
         return []
-    from theano import config
-    from theano.gof import cmodule
-
-    compiler = cmodule.GCC_compiler
-    shipped = compiler.compile_str
-    if getattr(shipped, '_seq2seq_pch', False):
+    if not compile_call.wrap('_seq2seq_pch', _with_header):
         return []
-
-    def compile_str(
-        module_name,
-        src_code,
-        location=None,
-        include_dirs=None,
-        lib_dirs=None,
-        libs=None,
-        preargs=None,
-        py_module=True,
-        hide_symbols=True,
-    ):
-        preargs = list(preargs or [])
-        lines = opening_includes(src_code)
-        forced, others = split_forced(preargs)
-        if lines and config.cxx and all(forced):
-            lines = tuple('#include "%s"' % f for f in forced) + lines
-            # The options compile_str will give g++ for this module.
-            given = others
-            if config.cmodule.remove_gxx_opt:
-                given = [p for p in others if not p.startswith('-O')]
-            dirs = [d for d in include_dirs or [] if d]
-            try:
-                flags = header_flags(
-                    given, dirs + cmodule.std_include_dirs(), hide_symbols
-                )
-                with _build_lock:
-                    header = header_for(
-                        config.compiledir,
-                        config.cxx,
-                        compiler.version_str(),
-                        lines,
-                        flags,
-                    )
-            except Exception:  # Theano's own command then says what fails
-                header = None
-            if header is None:
-                stats['failed'] += 1
-            else:
-                stats['used'] += 1
-                stats['last'] = (header, flags)
-                preargs = others + ['-include', header, '-Winvalid-pch']
-        else:
-            stats['skipped'] += 1
-        return shipped(
-            module_name,
-            src_code,
-            location,
-            include_dirs,
-            lib_dirs,
-            libs,
-            preargs,
-            py_module,
-            hide_symbols,
-        )
-
-    compile_str._seq2seq_pch = True
-    compile_str.__wrapped__ = shipped
-    compile_str.__doc__ = shipped.__doc__
-    compiler.compile_str = staticmethod(compile_str)
     return [
         "Theano's C modules compiled with their common headers precompiled "
         '(seq2seq-lasagne-pch/ in the compile directory; SEQ2SEQ_PCH=0 '

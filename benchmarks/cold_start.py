@@ -293,8 +293,9 @@ def _variant(result):
 
 def no_gxx_s(result):
     """Seconds between the package's import and the first training step
-    during which no g++ ran: Python alone (graph optimisation, linking),
-    a core idle."""
+    during which no module's g++ ran: Python alone (graph optimisation,
+    linking), a core idle.  The precompiled header's one build
+    (``compat.precompiled``, not a module) counts as such a second."""
     begin, end = result['import_s'], result['first_step_begins_s']
     covered, reach = 0.0, begin
     for a, b in sorted(result['gxx_runs']):

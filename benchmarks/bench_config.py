@@ -121,6 +121,14 @@ LEVERS = {
         MODELS,
         "reshapes not lifted above elementwise ops (vs Theano's default)",
     ),
+    'fused_attention': (
+        '',
+        {},
+        ['--fused-attention'],
+        ('attention',),
+        "decoder's scores and context from the package's fused ops "
+        "(vs Theano's elementwise ops and BLAS)",
+    ),
     'scan_memoryview_check': (
         '',
         {},

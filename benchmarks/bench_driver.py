@@ -466,21 +466,39 @@ class Driver(object):
             ('samples_per_s', 'theano_over_peer'),
             ('samples_per_cpu_s', 'theano_over_peer_cpu'),
         ):
-            ratios = [
-                theano[r][key] / rows[r][key]
-                for r in rounds
-                if key in theano[r] and key in rows[r]
-            ]
-            out[name + '_rounds'] = ratios
-            if ratios:
-                out[name] = statistics.median(ratios)
-                out[name + '_min'] = min(ratios)
-                out[name + '_max'] = max(ratios)
+            out.update(round_ratios(theano, rows, key, name))
         out['load_rounds'] = [rows[r]['load_after'] for r in rounds]
         out['learns'] = merged['cost_last'] < merged['cost_first']
         for key in ('torch', 'jax'):
             if key in merged:
                 out[key] = merged[key]
+        return out
+
+    def lever_goals(self, model, lever, peers):
+        """A lever's rate against the default's and (issue 14's goals)
+        against each peer's, round by round, as :meth:`peer_summary`
+        compares the default."""
+        rows = self.by_round('theano %s %s' % (model, lever))
+        out = round_ratios(
+            rows,
+            self.by_round('theano %s default' % model),
+            'samples_per_s',
+            'over_default',
+        )
+        over_peers = {}
+        for peer, p in peers.items():
+            ratios = round_ratios(
+                rows,
+                self.by_round('%s %s' % (PEERS[peer][0], model)),
+                'samples_per_s',
+                'theano_over_peer',
+            )
+            if 'theano_over_peer' in ratios:
+                over_peers[peer] = dict(
+                    ratios, name=p['name'], engine=p.get('engine')
+                )
+        out['peers'] = over_peers
+        out['goals'] = self.goals(over_peers)
         return out
 
     def goals(self, peers):
@@ -547,6 +565,9 @@ class Driver(object):
                             'val_ratio_vs_default': r['val_s'] / base['val_s'],
                             'projected_total_s': r['projected_total_s'],
                         }
+                        m['levers'][name].update(
+                            self.lever_goals(model, name, m['peers'])
+                        )
             t = self.find('torch %s' % model)
             if t and base:
                 m['torch'] = {
@@ -651,6 +672,23 @@ class Driver(object):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, 'w') as f:
             json.dump(self.record(started, argv), f, indent=1, default=str)
+
+
+def round_ratios(rows, others, key, name):
+    """``rows``' ``key`` over ``others``' in every round both ran (dicts
+    of results by round): ``name + '_rounds'`` and, when there is one, the
+    median (``name``), ``name + '_min'`` and ``name + '_max'``."""
+    ratios = [
+        rows[r][key] / others[r][key]
+        for r in sorted(set(rows) & set(others), key=lambda r: r or 0)
+        if key in rows[r] and key in others[r]
+    ]
+    out = {name + '_rounds': ratios}
+    if ratios:
+        out[name] = statistics.median(ratios)
+        out[name + '_min'] = min(ratios)
+        out[name + '_max'] = max(ratios)
+    return out
 
 
 def load_average():

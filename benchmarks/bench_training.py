@@ -138,7 +138,7 @@ def make_parser():
         '--torch-variants',
         default=None,
         help='comma-separated PyTorch variants to run '
-        '(default all: %s)' % ', '.join(TORCH_VARIANTS),
+        '(default all: %s; empty: none)' % ', '.join(TORCH_VARIANTS),
     )
     parser.add_argument(
         '--skip-torch', action='store_true', help='the same as --peers none'

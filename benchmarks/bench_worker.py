@@ -9,7 +9,7 @@ one line ``BENCH_RESULT {json}`` on stdout.
 
 Engines:
 
-* ``theano``: the package's ``Trainer`` (``--unroll``,
+* ``theano``: the package's ``Trainer`` (``--unroll``, ``--fused-attention``,
   ``--notebook-crossentropy``, ``--original-scan-check`` select levers;
   ``--compile-only`` stops after compiling);
 * ``torch``: the eager PyTorch models of ``torch_models.py``
@@ -217,7 +217,10 @@ def worker_theano(args):
         'compat_changes': compat.changes(),
     }
     settings = RunSettings(
-        model=args.model, seed=args.seed, unroll_scan=args.unroll
+        model=args.model,
+        seed=args.seed,
+        unroll_scan=args.unroll,
+        fused_attention=args.fused_attention,
     )
     cost = _notebook_cost if args.notebook_crossentropy else sequence_cost
     trainer = build_trainer(settings, cost=cost)
@@ -311,7 +314,10 @@ def worker_full(args):
     from seq2seq_lasagne.settings import RunSettings
 
     settings = RunSettings(
-        model=args.model, seed=args.seed, unroll_scan=args.unroll
+        model=args.model,
+        seed=args.seed,
+        unroll_scan=args.unroll,
+        fused_attention=args.fused_attention,
     )
     run_dir = tempfile.mkdtemp(prefix='bench-full-')
     try:
@@ -359,6 +365,7 @@ def make_parser():
     parser.add_argument('--model', choices=MODELS, required=True)
     add_timing_options(parser, **NORMAL, seed=0)
     parser.add_argument('--unroll', action='store_true')
+    parser.add_argument('--fused-attention', action='store_true')
     parser.add_argument('--compile-only', action='store_true')
     parser.add_argument('--native-optim', action='store_true')
     parser.add_argument('--original-scan-check', action='store_true')

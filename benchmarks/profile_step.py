@@ -74,7 +74,7 @@ def _install_counter(stats, active):
     Scan.execute = counted_execute
 
 
-def profile(model, steps, warmup, seed):
+def profile(model, steps, warmup, seed, fused_attention=False):
     """Time ``steps`` training steps of ``model``, split by scan."""
     # compat sets Theano's flags, so the package comes first.
     import seq2seq_lasagne  # noqa: F401
@@ -92,7 +92,9 @@ def profile(model, steps, warmup, seed):
     )
     active = [False]
     _install_counter(stats, active)
-    trainer = build_trainer(RunSettings(model=model, seed=seed))
+    trainer = build_trainer(
+        RunSettings(model=model, seed=seed, fused_attention=fused_attention)
+    )
     compile_s = trainer.compile(test=False)
     rng = np.random.RandomState(seed + 1)
     batches = [
@@ -187,6 +189,11 @@ def main(argv=None):
     parser.add_argument('--json', metavar='FILE')
     parser.add_argument('--theano-profile', metavar='FILE')
     parser.add_argument(
+        '--fused-attention',
+        action='store_true',
+        help="the attention decoder's fused ops (the lever)",
+    )
+    parser.add_argument(
         '--theano-flags', default='', help='flags added to THEANO_FLAGS'
     )
     args = parser.parse_args(argv)
@@ -208,7 +215,11 @@ def main(argv=None):
     started = datetime.datetime.now()
     with open('/proc/loadavg') as f:
         load_before = [float(v) for v in f.read().split()[:3]]
-    result = profile(args.model, args.steps, args.warmup, args.seed)
+    if args.fused_attention and args.model != 'attention':
+        parser.error('--fused-attention is for the attention model')
+    result = profile(
+        args.model, args.steps, args.warmup, args.seed, args.fused_attention
+    )
     with open('/proc/loadavg') as f:
         load_after = [float(v) for v in f.read().split()[:3]]
     print_profile(result)
@@ -219,6 +230,7 @@ def main(argv=None):
         result['_run'] = dict(
             run_header(started, load_before, load_after),
             extra_theano_flags=args.theano_flags,
+            fused_attention=args.fused_attention,
         )
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:

@@ -108,6 +108,75 @@ def reproduction_brief(path):
     )
 
 
+def attention_seeds(*paths):
+    """The attention model's final validation accuracy seed by seed, one
+    column per reproduction (``reproduce --models attention``), with what
+    each ran: the notebook's recipe or its options."""
+    summaries = [_load(p) for p in paths]
+    heads, finals = [], []
+    for path, summary in zip(paths, summaries):
+        entry = summary.get('attention')
+        if not entry:
+            raise RenderError('%s: no attention runs' % path)
+        run = summary.get('_run') or {}
+        options = ', '.join(
+            '`%s`' % k for k in sorted(run.get('options') or {})
+        )
+        date = (run.get('date') or '')[:10]
+        heads.append(
+            (options or "the notebook's recipe")
+            + (' (%s)' % date if date else '')
+        )
+        finals.append(
+            {
+                seed: (final, left)
+                for seed, final, left in zip(
+                    entry['seeds'], entry['final'], entry['left_plateau']
+                )
+            }
+        )
+    seeds = sorted(set().union(*finals))
+    lines = [
+        '| seed | %s |' % ' | '.join(heads),
+        '|---|%s' % ('---:|' * len(heads)),
+    ]
+    for seed in seeds:
+        cells = []
+        for runs in finals:
+            final, left = runs.get(seed, (None, True))
+            cells.append(_fmt(final) + ('' if left else ' (on the plateau)'))
+        lines.append('| %d | %s |' % (seed, ' | '.join(cells)))
+    for name, key in (('median', 'median'), ('min', 'min'), ('max', 'max')):
+        lines.append(
+            '| **%s** | %s |'
+            % (
+                name,
+                ' | '.join(
+                    '**%s**' % _fmt(s['attention'][key]) for s in summaries
+                ),
+            )
+        )
+    lines.append(
+        '| left the plateau | %s |'
+        % ' | '.join(
+            '%d of %d'
+            % (
+                sum(s['attention']['left_plateau']),
+                len(s['attention']['seeds']),
+            )
+            for s in summaries
+        )
+    )
+    made = '; '.join(
+        '`%s`: %s' % (p, _made_by(s.get('_run')))
+        for p, s in zip(paths, summaries)
+    )
+    return (
+        '\n'.join(lines)
+        + '\n\nFinal validation accuracy. Made by %s.\n' % made
+    )
+
+
 def ci_time(path):
     """How long ``.ci/run`` took, per part, from its timings file."""
     timings = _load(path)
@@ -719,8 +788,19 @@ def bench_goals(path):
         'fastest compiled peer (goal ≥ 1.0) |',
         '|---|---|---|',
     ]
+    rows = []
     for model, m in record['summary']['models'].items():
-        g = m.get('goals') or {}
+        rows.append((model, m.get('goals')))
+        for name, lever in sorted(m.get('levers', {}).items()):
+            if lever.get('goals'):
+                rows.append(
+                    (
+                        '%s, with `%s` (%.2f× the default)'
+                        % (model, name, lever['over_default']),
+                        lever['goals'],
+                    )
+                )
+    for model, g in rows:
         if not g:
             continue
         eager = (
@@ -816,19 +896,24 @@ def speed_brief(path):
         % ' | '.join('Theano / %s' % n for n in names),
         '|---|---:|%s' % ('---:|' * len(names)),
     ]
+    rows = []
     for model, m in models.items():
-        t = m.get('theano')
-        if not t:
-            continue
+        if m.get('theano'):
+            rows.append((model, m['theano'], m.get('peers', {})))
+        for name, lever in sorted(m.get('levers', {}).items()):
+            if lever.get('peers'):
+                rows.append(
+                    ('%s, `%s`' % (model, name), lever, lever['peers'])
+                )
+    for label, rate, peers in rows:
         by_name = {
-            SHORT_PEER.get(p['engine'], p['name']): p
-            for p in m.get('peers', {}).values()
+            SHORT_PEER.get(p['engine'], p['name']): p for p in peers.values()
         }
         lines.append(
             '| %s | %.0f | %s |'
             % (
-                model,
-                t['samples_per_s'],
+                label,
+                rate['samples_per_s'],
                 ' | '.join(
                     '%.2f' % by_name[n]['theano_over_peer']
                     if n in by_name
@@ -1067,8 +1152,15 @@ def step_profile(*paths):
     results = [_load(p) for p in paths]
     heads = []
     for r in results:
-        extra = (r.get('_run') or {}).get('extra_theano_flags')
-        heads.append('%s%s' % (r['model'], ', `%s`' % extra if extra else ''))
+        run = r.get('_run') or {}
+        extra = (
+            [run['extra_theano_flags']]
+            if run.get('extra_theano_flags')
+            else []
+        )
+        if run.get('fused_attention'):
+            extra.append('--fused-attention')
+        heads.append(''.join([r['model']] + [', `%s`' % e for e in extra]))
     lines = [
         '| ms per training step | %s |' % ' | '.join(heads),
         '|---|%s' % ('---:|' * len(results)),
@@ -1121,6 +1213,7 @@ def step_profile(*paths):
 RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
+    'attention-seeds': attention_seeds,
     'ci-time': ci_time,
     'container-facts': container_facts,
     'probe-table': probe_table,

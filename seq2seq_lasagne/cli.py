@@ -108,6 +108,12 @@ def _add_run_options(p, samples_help):
         help='attention decoder: unroll its steps instead of theano.scan',
     )
     p.add_argument(
+        '--fused-attention',
+        action='store_true',
+        help="attention decoder: its scores and context from the package's "
+        'fused ops (faster; equal up to float rounding)',
+    )
+    p.add_argument(
         '--decoder-mask',
         action='store_true',
         help='attention decoder: ignore padded input positions '
@@ -200,6 +206,12 @@ def make_parser():
     p.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
     _add_restarts_option(p)
     p.add_argument(
+        '--fused-attention',
+        action='store_true',
+        help="attention model: the package's fused attention ops (see "
+        'train --help)',
+    )
+    p.add_argument(
         '--samples',
         type=_int,
         default=None,
@@ -246,6 +258,7 @@ def _cmd_train(args):
             merge=args.merge,
             target_mask=args.target_mask,
             unroll_scan=args.unroll_scan,
+            fused_attention=args.fused_attention,
             decoder_mask=args.decoder_mask,
             plateau_restarts=args.plateau_restarts,
         )
@@ -437,6 +450,9 @@ def _cmd_reproduce(args):
                     plateau_restarts=(
                         args.plateau_restarts if model == 'attention' else 0
                     ),
+                    fused_attention=(
+                        args.fused_attention and model == 'attention'
+                    ),
                 )
             except ValueError as exc:
                 raise UsageError(str(exc))
@@ -448,6 +464,7 @@ def _cmd_reproduce(args):
             models=args.models,
             samples=args.samples,
             plateau_restarts=args.plateau_restarts,
+            fused_attention=args.fused_attention,
             progress=not args.no_progress,
             log=_log,
             command=_command_line(args),

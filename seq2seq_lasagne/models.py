@@ -281,6 +281,7 @@ def build_attention(
     encoder='gru',
     merge='concat',
     unroll_scan=False,
+    fused_attention=False,
     decoder_mask=False,
 ):
     """GRU encoder -> LSTM decoder attending over it -> softmax.
@@ -297,6 +298,9 @@ def build_attention(
         See :func:`build_encoder`.
     unroll_scan : bool
         Unroll the decoder's steps instead of ``theano.scan``.
+    fused_attention : bool
+        The decoder's scores and context from fused ops (see
+        :mod:`seq2seq_lasagne.layers.fused_attention`).
     decoder_mask : bool
         Give the decoder the input mask, so padded positions get no
         attention.  The notebook does not (False): its decoder also attends
@@ -319,6 +323,7 @@ def build_attention(
         encoder=encoder,
         merge=merge,
         unroll_scan=unroll_scan,
+        fused_attention=fused_attention,
         decoder_mask=decoder_mask,
     )
     x_sym, y_sym, xmask_sym, l_in, l_mask_enc, l_emb = _inputs()
@@ -329,6 +334,7 @@ def build_attention(
         aln_num_units=aln_num_units,
         n_decodesteps=max_digits + 1,
         unroll_scan=unroll_scan,
+        fused_attention=fused_attention,
         mask_input=l_mask_enc if decoder_mask else None,
         name='LSTMDecoder',
     )

@@ -43,13 +43,14 @@ PROGRESS_NOTE = 'still on the plateau'
 
 #: The fields of :class:`~seq2seq_lasagne.settings.RunSettings` that may
 #: differ from the notebook's for the measured threshold to apply: they do
-#: not change what one training step computes.
+#: not change what one training step computes (beyond float rounding).
 _FREE_FIELDS = (
     'samples',
     'seed',
     'val_size',
     'val_interval',
     'unroll_scan',
+    'fused_attention',
     'plateau_restarts',
 )
 

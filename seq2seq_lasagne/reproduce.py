@@ -109,6 +109,7 @@ def reproduce(
     log=print,
     command=None,
     plateau_restarts=0,
+    fused_attention=False,
 ):
     """Train every model and seed not yet finished, then write the report.
 
@@ -127,6 +128,9 @@ def reproduce(
         The attention model's
         :attr:`~seq2seq_lasagne.settings.RunSettings.plateau_restarts`
         (0: the notebook's recipe).
+    fused_attention : bool
+        The attention model's
+        :attr:`~seq2seq_lasagne.settings.RunSettings.fused_attention`.
 
     Returns
     -------
@@ -139,9 +143,11 @@ def reproduce(
         Another process is writing ``out_dir``.
     """
     os.makedirs(out_dir, exist_ok=True)
-    options = (
-        {'plateau_restarts': plateau_restarts} if plateau_restarts else {}
-    )
+    options = {}
+    if plateau_restarts:
+        options['plateau_restarts'] = plateau_restarts
+    if fused_attention:
+        options['fused_attention'] = True
     with RunLock(out_dir):
         for model in models:
             trainer = None
@@ -153,6 +159,7 @@ def reproduce(
                     plateau_restarts=(
                         plateau_restarts if model == 'attention' else 0
                     ),
+                    fused_attention=fused_attention and model == 'attention',
                 )
                 run_dir = _run_dir(out_dir, model, seed)
                 if _finished(load_metrics(run_dir), settings.samples):

@@ -115,6 +115,10 @@ class RunSettings:
         [-3, 3], then to total norm 3.
     unroll_scan : bool
         Attention decoder unrolled instead of ``theano.scan``.
+    fused_attention : bool
+        Attention decoder: scores and context from the fused ops of
+        :mod:`seq2seq_lasagne.layers.fused_attention` (the same up to float
+        rounding; issue 14's speed lever, off in the notebook's recipe).
     decoder_mask : bool
         Attention decoder ignores padded input positions (the notebook's
         does not).
@@ -145,6 +149,7 @@ class RunSettings:
     grad_clip: float = 3.0
     max_norm: float = 3.0
     unroll_scan: bool = False
+    fused_attention: bool = False
     decoder_mask: bool = False
     plateau_restarts: int = 0
 
@@ -192,6 +197,11 @@ class RunSettings:
                 'plateau-restarts is for the attention model (the '
                 'baseline has no plateau to leave)'
             )
+        if self.fused_attention and self.model != 'attention':
+            raise ValueError(
+                'fused-attention is for the attention model (the baseline '
+                'has no alignment)'
+            )
         if self.min_digits > self.max_digits:
             raise ValueError(
                 'min-digits (%d) must not exceed max-digits (%d)'
@@ -227,6 +237,7 @@ class RunSettings:
             config.update(
                 aln_num_units=self.aln_num_units,
                 unroll_scan=self.unroll_scan,
+                fused_attention=self.fused_attention,
                 decoder_mask=self.decoder_mask,
             )
         return config

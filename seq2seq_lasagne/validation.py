@@ -286,7 +286,11 @@ def check_model_config(config, source):
             % (source, model, ', '.join(MODELS))
         )
     ints = _CONFIG_INTS + (('aln_num_units',) if model == 'attention' else ())
-    flags = ('unroll_scan', 'decoder_mask') if model == 'attention' else ()
+    flags = (
+        ('unroll_scan', 'fused_attention', 'decoder_mask')
+        if model == 'attention'
+        else ()
+    )
     known = set(ints + flags + ('model', 'encoder', 'merge'))
     unknown = sorted(set(config) - known)
     if unknown:

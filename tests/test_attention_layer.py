@@ -184,6 +184,7 @@ VARIANTS = {
     'base': {},
     'decodehid': dict(return_decodehid=True),
     'unroll': dict(unroll_scan=True),
+    'fused': dict(fused_attention=True),
     'backwards': dict(backwards=True),
     'pre': dict(decode_pre_steps=PRE),
     'nopeep': dict(peepholes=False),
@@ -305,6 +306,14 @@ def test_unroll_scan_equals_scan(result, expected):
     for what in ('out', 'alpha', 'hid_out', 'cell_out'):
         np.testing.assert_allclose(
             result['unroll.' + what], result['base.' + what], rtol=1e-12
+        )
+
+
+def test_fused_attention_equals_theanos_ops(result, expected):
+    assert_matches(result, 'fused', expected)
+    for what in ('out', 'alpha', 'hid_out', 'cell_out'):
+        np.testing.assert_allclose(
+            result['fused.' + what], result['base.' + what], rtol=1e-12
         )
 
 
@@ -631,6 +640,10 @@ def test_bad_arguments():
         )
     with pytest.raises(ValueError):
         LSTMAttentionDecodeFeedbackLayer(l_enc, 2, 2, 0)
+    with pytest.raises(ValueError, match='fused_attention scores with tanh'):
+        LSTMAttentionDecodeFeedbackLayer(
+            l_enc, 2, 2, 3, fused_attention=True, nonlinearity_align=None
+        )
     with pytest.raises(ValueError):
         LSTMAttentionDecodeFeedbackLayer(l_enc, 2, 2, 3, decode_pre_steps=-1)
     with pytest.raises(ValueError):

@@ -113,3 +113,30 @@ def test_reproduce_rejects_bad_seeds(capsys, bad):
     )
     assert code == 2
     assert capsys.readouterr().err.count('\n') == 1
+
+
+def test_fused_attention_trains_as_theanos_ops(short_attention):
+    """Ten Adam steps from the same weights: the fused alignment op (issue
+    14's lever) and Theano's own ops give the same costs and weights up to
+    float32 rounding."""
+    from seq2seq_lasagne.settings import RunSettings
+    from seq2seq_lasagne.training import build_trainer
+
+    fused = build_trainer(
+        RunSettings(
+            model='attention', min_digits=3, max_digits=3, fused_attention=True
+        )
+    )
+    fused.compile(test=False)
+    rng = np.random.RandomState(11)
+    batches = [get_batch(50, 3, 3, rng=rng)[:3] for _ in range(10)]
+    runs = []
+    for trainer in (short_attention, fused):
+        trainer.reset(5)
+        costs = [trainer.train_step(x, y, xmask)[0] for x, xmask, y in batches]
+        runs.append((costs, trainer.shared_state()))
+    (costs, state), (fused_costs, fused_state) = runs
+    np.testing.assert_allclose(fused_costs, costs, rtol=2e-5)
+    assert costs[-1] < costs[0]
+    for got, want in zip(fused_state, state):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)

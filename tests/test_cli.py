@@ -66,6 +66,10 @@ def trained_dir(tmp_path_factory, short_baseline):
         (['train', '--batch-size', '0', '--out', 'x'], ['batch-size']),
         (['train', '--val-interval', '150', '--out', 'x'], ['val-interval']),
         (['train', '--encoder', 'cnn', '--out', 'x'], ['encoder']),
+        (
+            ['train', '--fused-attention', '--out', 'x'],
+            ['fused-attention', 'attention model'],
+        ),
         (['train'], ['--out']),
         (['bogus'], ['bogus']),
         (['translate', '--params', 'nowhere', 'one'], ['nowhere']),

@@ -168,3 +168,37 @@ def test_cold_start_goal_follows_the_measured_time(tmp_path, monkeypatch):
     rows = [line for line in text.splitlines() if 'CPU (' in line]
     assert rows[0].endswith('| met |')
     assert rows[1].endswith('| **not met** |')
+
+
+def test_attention_seeds_side_by_side(tmp_path, monkeypatch):
+    """attention-seeds: a column per reproduction, named by its options,
+    each seed's final accuracy and whether it left the plateau."""
+    monkeypatch.setattr(render_docs, 'ROOT', tmp_path)
+
+    def summary(options, finals, left):
+        return {
+            '_run': {'command': 'reproduce', 'options': options},
+            'attention': {
+                'seeds': [0, 1],
+                'final': finals,
+                'left_plateau': left,
+                'median': sum(finals) / 2,
+                'min': min(finals),
+                'max': max(finals),
+            },
+        }
+
+    (tmp_path / 'a.json').write_text(
+        json.dumps(summary({}, [0.8, 0.9], [True, True]))
+    )
+    (tmp_path / 'b.json').write_text(
+        json.dumps(
+            summary({'fused_attention': True}, [0.3, 0.7], [False, True])
+        )
+    )
+    lines = render_docs.attention_seeds('a.json', 'b.json').splitlines()
+    assert lines[0] == "| seed | the notebook's recipe | `fused_attention` |"
+    assert lines[2] == '| 0 | 0.800 | 0.300 (on the plateau) |'
+    assert lines[3] == '| 1 | 0.900 | 0.700 |'
+    assert '| **median** | **0.850** | **0.500** |' in lines
+    assert '| left the plateau | 2 of 2 | 1 of 2 |' in lines

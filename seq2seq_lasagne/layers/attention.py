@@ -15,6 +15,9 @@ import theano
 import theano.tensor as T
 from lasagne import init, nonlinearities
 from lasagne.layers import Gate, Layer, MergeLayer
+from theano.tensor.extra_ops import cpu_contiguous
+
+from .fused_attention import BatchedMatVec, alignment_scores
 
 __all__ = [
     'LSTMAttentionDecodeFeedbackLayer',
@@ -46,7 +49,7 @@ def softmax_last_axis(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def weighted_sum(alpha, H):
+def weighted_sum(alpha, H, fused=False):
     """Sum over the encoder positions of ``alpha * H``: the context.
 
     Parameters
@@ -55,6 +58,9 @@ def weighted_sum(alpha, H):
         Attention weights, (batch, L).
     H : TensorVariable
         Encoder states, (batch, L, E).
+    fused : bool
+        With the package's own op, :class:`~.fused_attention.BatchedMatVec`
+        (``fused_attention``).
 
     Returns
     -------
@@ -69,6 +75,8 @@ def weighted_sum(alpha, H):
     a BLAS library; with ``blas.ldflags`` empty the broadcast form, which
     computes the same, is used.
     """
+    if fused:
+        return BatchedMatVec(True)(H, alpha)
     if theano.config.blas.ldflags:
         return T.batched_dot(alpha, H)
     return (alpha.dimshuffle(0, 1, 'x') * H).sum(axis=1)
@@ -173,6 +181,13 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
     unroll_scan : bool
         Unroll the recurrence into a plain graph
         (``lasagne.utils.unroll_scan``) instead of ``theano.scan``.
+    fused_attention : bool
+        Compute the scores ``e_t``, the context ``ctx_t`` and their
+        gradients with the fused ops of
+        :mod:`~seq2seq_lasagne.layers.fused_attention` instead of Theano's
+        elementwise ops and BLAS.  The same values up to float rounding,
+        not to the bit; only with the default ``nonlinearity_align``
+        (tanh).
     mask_input : Layer or None
         Encoder mask ``M`` (batch, L), 1 for real positions, 0 for padding.
         Without it every position is used (the same as an all-ones mask).
@@ -263,6 +278,7 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
         gradient_steps=-1,
         grad_clipping=False,
         unroll_scan=False,
+        fused_attention=False,
         mask_input=None,
         attention_softmax_function=softmax_last_axis,
         decode_pre_steps=0,
@@ -311,6 +327,14 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
         if unroll_scan and gradient_steps != -1:
             raise ValueError(
                 'gradient_steps must be -1 when unroll_scan is True'
+            )
+        self.fused_attention = bool(fused_attention)
+        if self.fused_attention and self.nonlinearity_align is not (
+            nonlinearities.tanh
+        ):
+            raise ValueError(
+                'fused_attention scores with tanh only, '
+                'not nonlinearity_align=%r' % (nonlinearity_align,)
             )
 
         input_shape = self.input_shapes[0]
@@ -484,6 +508,12 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
         v_a = self.v_a[:, 0]
         # Step-independent terms, computed once.
         hUa = T.dot(H, self.U_a)  # (batch, L, A)
+        if self.fused_attention:
+            # The fused ops read C-contiguous arrays; the encoder's states
+            # are a transposed view of its scan's output, so they are
+            # copied once here rather than at every step.
+            H = cpu_contiguous(H)
+            hUa = cpu_contiguous(hUa)
         non_seqs = [
             H,
             hUa,
@@ -518,12 +548,15 @@ class LSTMAttentionDecodeFeedbackLayer(MergeLayer):
             if mask is not None:
                 mask_, penalty = rest.pop(0), rest.pop(0)
             # Alignment: scores of every encoder position, (batch, L).
-            aligned = T.dot(hid_prev, W_a).dimshuffle(0, 'x', 1) + hUa
-            e = T.dot(self.nonlinearity_align(aligned), v_a)
+            if self.fused_attention:
+                e = alignment_scores(T.dot(hid_prev, W_a), hUa, v_a)
+            else:
+                aligned = T.dot(hid_prev, W_a).dimshuffle(0, 'x', 1) + hUa
+                e = T.dot(self.nonlinearity_align(aligned), v_a)
             if mask is not None:
                 e = e * mask_ - penalty
             alpha = self.attention_softmax_function(e)
-            ctx = weighted_sum(alpha, H)  # (batch, E)
+            ctx = weighted_sum(alpha, H, self.fused_attention)  # (batch, E)
 
             gates = (
                 T.dot(hid_prev, W_hid_stacked)

@@ -20,7 +20,11 @@ gradient :class:`AlignmentScoresGrad` computes ``tanh`` once and the three
 gradients in one more, and the scores are no longer recomputed in the
 gradient scan (it takes ``alpha`` from the forward scan).
 :class:`BatchedMatVec` is the context and ``alpha``'s gradient, one loop
-over the batch each.
+over the batch each.  Importing the module registers one graph rewrite
+with Theano's ``specialize`` optimizations,
+:func:`local_accumulate_scores_grad`: the gradient scan's running sum of
+``K``'s gradient is added by :class:`AlignmentScoresGrad` as it writes
+the gradient; graphs without that op are left alone.
 
 The values are Theano's up to float rounding, not to the bit: the sums run
 in a different order than BLAS's.  That is why the fused ops are an option

@@ -7,7 +7,8 @@ the time from the process's start to its first training step:
 * ``attention``, ``baseline``: ``seq2seq-lasagne train --model M`` (the
   command's own ``main``, in a child process that times each
   ``Trainer.compile`` call and stops right after the first
-  ``Trainer.train_step`` has returned);
+  ``Trainer.train_step`` has returned); ``attention-fused`` the same with
+  ``--fused-attention``;
 * ``notebook-baseline``, ``notebook-attention``: the lab's notebooks
   (``notebooks/01_encoder_decoder.ipynb``, ``02_attention_decoder.ipynb``)
   executed with nbclient in quick mode (``SEQ2SEQ_QUICK=1``) up to and
@@ -73,7 +74,13 @@ NOTEBOOKS = {
     'notebook-baseline': '01_encoder_decoder.ipynb',
     'notebook-attention': '02_attention_decoder.ipynb',
 }
-TARGETS = ('attention', 'baseline') + tuple(NOTEBOOKS)
+#: The ``train`` targets: their options of ``seq2seq-lasagne train``.
+TRAIN_TARGETS = {
+    'attention': ['--model', 'attention'],
+    'baseline': ['--model', 'baseline'],
+    'attention-fused': ['--model', 'attention', '--fused-attention'],
+}
+TARGETS = tuple(TRAIN_TARGETS) + tuple(NOTEBOOKS)
 MARK = 'COLD_START '
 #: Turns the cache of optimised graphs off (seq2seq_lasagne.compat).
 GRAPH_CACHE_ENV = 'SEQ2SEQ_GRAPH_CACHE'
@@ -200,8 +207,9 @@ def run_target(
         notebook = os.path.join(ROOT, 'notebooks', NOTEBOOKS[target])
         cmd = [sys.executable, '-c', NOTEBOOK_CHILD, notebook, work]
     else:
-        cmd = [sys.executable, '-c', TRAIN_CHILD, 'train', '--model']
-        cmd += [target, '--out', os.path.join(work, 'run'), '--no-progress']
+        cmd = [sys.executable, '-c', TRAIN_CHILD, 'train']
+        cmd += TRAIN_TARGETS[target]
+        cmd += ['--out', os.path.join(work, 'run'), '--no-progress']
     out = {'target': target, 'theano_flags': flags}
     if pch is not None:
         out['pch'] = pch

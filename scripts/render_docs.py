@@ -992,6 +992,9 @@ def compare_trees(path):
 #: What each target of benchmarks/cold_start.py is, for the docs.
 COLD_TARGETS = {
     'attention': '`seq2seq-lasagne train --model attention`',
+    'attention-fused': (
+        '`seq2seq-lasagne train --model attention --fused-attention`'
+    ),
     'baseline': '`seq2seq-lasagne train --model baseline`',
     'notebook-baseline': "the lab's first notebook "
     '(`01_encoder_decoder.ipynb`) up to its training cell',

@@ -129,6 +129,21 @@ LEVERS = {
         "decoder's scores and context from the package's fused ops "
         "(vs Theano's elementwise ops and BLAS)",
     ),
+    'fused_gru': (
+        '',
+        {},
+        ['--fused-gru'],
+        MODELS,
+        "every GRU's recurrence as one of the package's fused ops "
+        "(vs Lasagne's GRULayer on theano.scan)",
+    ),
+    'fused_both': (
+        '',
+        {},
+        ['--fused-gru', '--fused-attention'],
+        ('attention',),
+        'fused_gru and fused_attention together (vs neither)',
+    ),
     'scan_memoryview_check': (
         '',
         {},

@@ -10,6 +10,7 @@ one line ``BENCH_RESULT {json}`` on stdout.
 Engines:
 
 * ``theano``: the package's ``Trainer`` (``--unroll``, ``--fused-attention``,
+  ``--fused-gru``,
   ``--notebook-crossentropy``, ``--original-scan-check`` select levers;
   ``--compile-only`` stops after compiling);
 * ``torch``: the eager PyTorch models of ``torch_models.py``
@@ -221,6 +222,7 @@ def worker_theano(args):
         seed=args.seed,
         unroll_scan=args.unroll,
         fused_attention=args.fused_attention,
+        fused_gru=args.fused_gru,
     )
     cost = _notebook_cost if args.notebook_crossentropy else sequence_cost
     trainer = build_trainer(settings, cost=cost)
@@ -318,6 +320,7 @@ def worker_full(args):
         seed=args.seed,
         unroll_scan=args.unroll,
         fused_attention=args.fused_attention,
+        fused_gru=args.fused_gru,
     )
     run_dir = tempfile.mkdtemp(prefix='bench-full-')
     try:
@@ -366,6 +369,7 @@ def make_parser():
     add_timing_options(parser, **NORMAL, seed=0)
     parser.add_argument('--unroll', action='store_true')
     parser.add_argument('--fused-attention', action='store_true')
+    parser.add_argument('--fused-gru', action='store_true')
     parser.add_argument('--compile-only', action='store_true')
     parser.add_argument('--native-optim', action='store_true')
     parser.add_argument('--original-scan-check', action='store_true')

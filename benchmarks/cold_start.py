@@ -8,7 +8,9 @@ the time from the process's start to its first training step:
   command's own ``main``, in a child process that times each
   ``Trainer.compile`` call and stops right after the first
   ``Trainer.train_step`` has returned); ``attention-fused`` the same with
-  ``--fused-attention``;
+  ``--fused-attention``, ``attention-fused-both`` with ``--fused-gru
+  --fused-attention``, ``baseline-fused`` the baseline with
+  ``--fused-gru``;
 * ``notebook-baseline``, ``notebook-attention``: the lab's notebooks
   (``notebooks/01_encoder_decoder.ipynb``, ``02_attention_decoder.ipynb``)
   executed with nbclient in quick mode (``SEQ2SEQ_QUICK=1``) up to and
@@ -79,6 +81,13 @@ TRAIN_TARGETS = {
     'attention': ['--model', 'attention'],
     'baseline': ['--model', 'baseline'],
     'attention-fused': ['--model', 'attention', '--fused-attention'],
+    'attention-fused-both': [
+        '--model',
+        'attention',
+        '--fused-gru',
+        '--fused-attention',
+    ],
+    'baseline-fused': ['--model', 'baseline', '--fused-gru'],
 }
 TARGETS = tuple(TRAIN_TARGETS) + tuple(NOTEBOOKS)
 MARK = 'COLD_START '

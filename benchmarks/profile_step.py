@@ -74,7 +74,9 @@ def _install_counter(stats, active):
     Scan.execute = counted_execute
 
 
-def profile(model, steps, warmup, seed, fused_attention=False):
+def profile(
+    model, steps, warmup, seed, fused_attention=False, fused_gru=False
+):
     """Time ``steps`` training steps of ``model``, split by scan."""
     # compat sets Theano's flags, so the package comes first.
     import seq2seq_lasagne  # noqa: F401
@@ -93,7 +95,12 @@ def profile(model, steps, warmup, seed, fused_attention=False):
     active = [False]
     _install_counter(stats, active)
     trainer = build_trainer(
-        RunSettings(model=model, seed=seed, fused_attention=fused_attention)
+        RunSettings(
+            model=model,
+            seed=seed,
+            fused_attention=fused_attention,
+            fused_gru=fused_gru,
+        )
     )
     compile_s = trainer.compile(test=False)
     rng = np.random.RandomState(seed + 1)
@@ -194,6 +201,11 @@ def main(argv=None):
         help="the attention decoder's fused ops (the lever)",
     )
     parser.add_argument(
+        '--fused-gru',
+        action='store_true',
+        help="every GRU's recurrence as one fused op (the lever)",
+    )
+    parser.add_argument(
         '--theano-flags', default='', help='flags added to THEANO_FLAGS'
     )
     args = parser.parse_args(argv)
@@ -218,7 +230,12 @@ def main(argv=None):
     if args.fused_attention and args.model != 'attention':
         parser.error('--fused-attention is for the attention model')
     result = profile(
-        args.model, args.steps, args.warmup, args.seed, args.fused_attention
+        args.model,
+        args.steps,
+        args.warmup,
+        args.seed,
+        args.fused_attention,
+        args.fused_gru,
     )
     with open('/proc/loadavg') as f:
         load_after = [float(v) for v in f.read().split()[:3]]
@@ -231,6 +248,7 @@ def main(argv=None):
             run_header(started, load_before, load_after),
             extra_theano_flags=args.theano_flags,
             fused_attention=args.fused_attention,
+            fused_gru=args.fused_gru,
         )
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:

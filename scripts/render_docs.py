@@ -108,16 +108,17 @@ def reproduction_brief(path):
     )
 
 
-def attention_seeds(*paths):
-    """The attention model's final validation accuracy seed by seed, one
-    column per reproduction (``reproduce --models attention``), with what
-    each ran: the notebook's recipe or its options."""
+def model_seeds(model, *paths):
+    """A model's final validation accuracy seed by seed, one column per
+    reproduction (``reproduce --models MODEL``), with what each ran: the
+    notebook's recipe or its options.  The attention model's table counts
+    the runs that left the plateau."""
     summaries = [_load(p) for p in paths]
     heads, finals = [], []
     for path, summary in zip(paths, summaries):
-        entry = summary.get('attention')
+        entry = summary.get(model)
         if not entry:
-            raise RenderError('%s: no attention runs' % path)
+            raise RenderError('%s: no %s runs' % (path, model))
         run = summary.get('_run') or {}
         options = ', '.join(
             '`%s`' % k for k in sorted(run.get('options') or {})
@@ -131,7 +132,9 @@ def attention_seeds(*paths):
             {
                 seed: (final, left)
                 for seed, final, left in zip(
-                    entry['seeds'], entry['final'], entry['left_plateau']
+                    entry['seeds'],
+                    entry['final'],
+                    entry.get('left_plateau') or [True] * len(entry['seeds']),
                 )
             }
         )
@@ -151,22 +154,21 @@ def attention_seeds(*paths):
             '| **%s** | %s |'
             % (
                 name,
-                ' | '.join(
-                    '**%s**' % _fmt(s['attention'][key]) for s in summaries
-                ),
+                ' | '.join('**%s**' % _fmt(s[model][key]) for s in summaries),
             )
         )
-    lines.append(
-        '| left the plateau | %s |'
-        % ' | '.join(
-            '%d of %d'
-            % (
-                sum(s['attention']['left_plateau']),
-                len(s['attention']['seeds']),
+    if model == 'attention':
+        lines.append(
+            '| left the plateau | %s |'
+            % ' | '.join(
+                '%d of %d'
+                % (
+                    sum(s[model]['left_plateau']),
+                    len(s[model]['seeds']),
+                )
+                for s in summaries
             )
-            for s in summaries
         )
-    )
     made = '; '.join(
         '`%s`: %s' % (p, _made_by(s.get('_run')))
         for p, s in zip(paths, summaries)
@@ -175,6 +177,16 @@ def attention_seeds(*paths):
         '\n'.join(lines)
         + '\n\nFinal validation accuracy. Made by %s.\n' % made
     )
+
+
+def attention_seeds(*paths):
+    """:func:`model_seeds` of the attention model."""
+    return model_seeds('attention', *paths)
+
+
+def baseline_seeds(*paths):
+    """:func:`model_seeds` of the baseline."""
+    return model_seeds('baseline', *paths)
 
 
 def ci_time(path):
@@ -995,6 +1007,11 @@ COLD_TARGETS = {
     'attention-fused': (
         '`seq2seq-lasagne train --model attention --fused-attention`'
     ),
+    'attention-fused-both': (
+        '`seq2seq-lasagne train --model attention --fused-gru '
+        '--fused-attention`'
+    ),
+    'baseline-fused': '`seq2seq-lasagne train --model baseline --fused-gru`',
     'baseline': '`seq2seq-lasagne train --model baseline`',
     'notebook-baseline': "the lab's first notebook "
     '(`01_encoder_decoder.ipynb`) up to its training cell',
@@ -1161,8 +1178,9 @@ def step_profile(*paths):
             if run.get('extra_theano_flags')
             else []
         )
-        if run.get('fused_attention'):
-            extra.append('--fused-attention')
+        for option in ('fused_gru', 'fused_attention'):
+            if run.get(option):
+                extra.append('--' + option.replace('_', '-'))
         heads.append(''.join([r['model']] + [', `%s`' % e for e in extra]))
     lines = [
         '| ms per training step | %s |' % ' | '.join(heads),
@@ -1217,6 +1235,7 @@ RENDERERS = {
     'reproduction-table': reproduction_table,
     'reproduction-brief': reproduction_brief,
     'attention-seeds': attention_seeds,
+    'baseline-seeds': baseline_seeds,
     'ci-time': ci_time,
     'container-facts': container_facts,
     'probe-table': probe_table,

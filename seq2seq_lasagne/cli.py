@@ -114,6 +114,12 @@ def _add_run_options(p, samples_help):
         'fused ops (faster; equal up to float rounding)',
     )
     p.add_argument(
+        '--fused-gru',
+        action='store_true',
+        help="every GRU's recurrence as one of the package's fused ops "
+        '(faster; equal up to float rounding)',
+    )
+    p.add_argument(
         '--decoder-mask',
         action='store_true',
         help='attention decoder: ignore padded input positions '
@@ -212,6 +218,12 @@ def make_parser():
         'train --help)',
     )
     p.add_argument(
+        '--fused-gru',
+        action='store_true',
+        help="both models: the package's fused GRU recurrence (see train "
+        '--help)',
+    )
+    p.add_argument(
         '--samples',
         type=_int,
         default=None,
@@ -260,6 +272,7 @@ def _cmd_train(args):
             unroll_scan=args.unroll_scan,
             fused_attention=args.fused_attention,
             decoder_mask=args.decoder_mask,
+            fused_gru=args.fused_gru,
             plateau_restarts=args.plateau_restarts,
         )
     except ValueError as exc:
@@ -453,6 +466,7 @@ def _cmd_reproduce(args):
                     fused_attention=(
                         args.fused_attention and model == 'attention'
                     ),
+                    fused_gru=args.fused_gru,
                 )
             except ValueError as exc:
                 raise UsageError(str(exc))
@@ -465,6 +479,7 @@ def _cmd_reproduce(args):
             samples=args.samples,
             plateau_restarts=args.plateau_restarts,
             fused_attention=args.fused_attention,
+            fused_gru=args.fused_gru,
             progress=not args.no_progress,
             log=_log,
             command=_command_line(args),

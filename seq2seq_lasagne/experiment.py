@@ -305,8 +305,9 @@ def _train_locked(
     checkpoint = os.path.join(run_dir, 'checkpoint.npz')
     key = settings.as_dict()
     key.pop('samples')  # a run may be extended with more samples
-    if not settings.plateau_restarts:
-        key.pop('plateau_restarts')  # (checkpoints from before the option)
+    for option in ('plateau_restarts', 'fused_gru'):
+        if not key[option]:
+            key.pop(option)  # (checkpoints from before the option)
     saved = None
     if resume and os.path.lexists(checkpoint):
         saved = read_checkpoint(checkpoint, extra=key)

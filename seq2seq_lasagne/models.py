@@ -11,7 +11,11 @@ import theano
 import theano.tensor as T
 
 from .data_generator import NUM_INPUTS, NUM_OUTPUTS
-from .layers import LSTMAttentionDecodeFeedbackLayer, RepeatLayer
+from .layers import (
+    FusedGRULayer,
+    LSTMAttentionDecodeFeedbackLayer,
+    RepeatLayer,
+)
 from .seeding import seeded_rngs
 from .settings import ENCODERS, MERGES, MODELS
 
@@ -108,9 +112,12 @@ class Seq2SeqModel(object):
         return [o.shape for o in fn(X, Xmask)]
 
 
-def _gru(incoming, num_units, name, mask_input=None, backwards=False):
+def _gru(
+    incoming, num_units, name, mask_input=None, backwards=False, fused=False
+):
     # learn_init=False: the original's Lasagne did not train hid_init.
-    return lasagne.layers.GRULayer(
+    cls = FusedGRULayer if fused else lasagne.layers.GRULayer
+    return cls(
         incoming,
         num_units=num_units,
         name=name,
@@ -120,7 +127,9 @@ def _gru(incoming, num_units, name, mask_input=None, backwards=False):
     )
 
 
-def build_encoder(l_emb, l_mask_enc, num_units, encoder='gru', merge='concat'):
+def build_encoder(
+    l_emb, l_mask_enc, num_units, encoder='gru', merge='concat', fused=False
+):
     """The GRU encoder, or the bidirectional encoder of exercise 3.
 
     Parameters
@@ -135,6 +144,8 @@ def build_encoder(l_emb, l_mask_enc, num_units, encoder='gru', merge='concat'):
     merge : {'concat', 'sum', 'mul'}
         How the bidirectional encoder merges its forward and backward GRU:
         concatenation on axis 2 (width ``2 * num_units``), sum or product.
+    fused : bool
+        The GRUs as :class:`~.layers.FusedGRULayer` (``fused_gru``).
 
     Returns
     -------
@@ -156,11 +167,18 @@ def build_encoder(l_emb, l_mask_enc, num_units, encoder='gru', merge='concat'):
         )
     L = lasagne.layers
     if encoder == 'gru':
-        l_enc = _gru(l_emb, num_units, 'GRUEncoder', l_mask_enc)
+        l_enc = _gru(l_emb, num_units, 'GRUEncoder', l_mask_enc, fused=fused)
         return l_enc, L.SliceLayer(l_enc, indices=-1, axis=1)
-    l_fwd = _gru(l_emb, num_units, 'GRUEncoderForward', l_mask_enc)
+    l_fwd = _gru(
+        l_emb, num_units, 'GRUEncoderForward', l_mask_enc, fused=fused
+    )
     l_bwd = _gru(
-        l_emb, num_units, 'GRUEncoderBackward', l_mask_enc, backwards=True
+        l_emb,
+        num_units,
+        'GRUEncoderBackward',
+        l_mask_enc,
+        backwards=True,
+        fused=fused,
     )
     last = [
         L.SliceLayer(l_fwd, indices=-1, axis=1),
@@ -221,6 +239,7 @@ def build_baseline(
     max_digits=20,
     encoder='gru',
     merge='concat',
+    fused_gru=False,
 ):
     """GRU encoder -> last state repeated -> GRU decoder -> softmax.
 
@@ -232,6 +251,9 @@ def build_baseline(
         The decoder runs ``max_digits + 1`` steps (room for ``'#'``).
     encoder, merge : str
         See :func:`build_encoder`.
+    fused_gru : bool
+        Every GRU's recurrence as one fused op
+        (:class:`~.layers.FusedGRULayer`): the same up to float rounding.
 
     Returns
     -------
@@ -247,13 +269,14 @@ def build_baseline(
         max_digits=max_digits,
         encoder=encoder,
         merge=merge,
+        fused_gru=fused_gru,
     )
     x_sym, y_sym, xmask_sym, l_in, l_mask_enc, l_emb = _inputs()
     l_enc, l_last_hid = build_encoder(
-        l_emb, l_mask_enc, num_units_enc, encoder, merge
+        l_emb, l_mask_enc, num_units_enc, encoder, merge, fused_gru
     )
     l_in_rep = RepeatLayer(l_last_hid, n=max_digits + 1)
-    l_dec = _gru(l_in_rep, num_units_dec, 'GRUDecoder')
+    l_dec = _gru(l_in_rep, num_units_dec, 'GRUDecoder', fused=fused_gru)
     l_reshape, l_softmax, l_out = _softmax_output(l_dec, x_sym, NUM_OUTPUTS)
     layers = dict(
         l_in=l_in,
@@ -283,6 +306,7 @@ def build_attention(
     unroll_scan=False,
     fused_attention=False,
     decoder_mask=False,
+    fused_gru=False,
 ):
     """GRU encoder -> LSTM decoder attending over it -> softmax.
 
@@ -305,6 +329,9 @@ def build_attention(
         Give the decoder the input mask, so padded positions get no
         attention.  The notebook does not (False): its decoder also attends
         to the padding, where the GRU encoder repeats its last state.
+    fused_gru : bool
+        The encoder's recurrence as one fused op, see
+        :func:`build_baseline`.
 
     Returns
     -------
@@ -325,9 +352,12 @@ def build_attention(
         unroll_scan=unroll_scan,
         fused_attention=fused_attention,
         decoder_mask=decoder_mask,
+        fused_gru=fused_gru,
     )
     x_sym, y_sym, xmask_sym, l_in, l_mask_enc, l_emb = _inputs()
-    l_enc, _ = build_encoder(l_emb, l_mask_enc, num_units_enc, encoder, merge)
+    l_enc, _ = build_encoder(
+        l_emb, l_mask_enc, num_units_enc, encoder, merge, fused_gru
+    )
     l_dec = LSTMAttentionDecodeFeedbackLayer(
         l_enc,
         num_units=num_units_dec,

@@ -51,6 +51,7 @@ _FREE_FIELDS = (
     'val_interval',
     'unroll_scan',
     'fused_attention',
+    'fused_gru',
     'plateau_restarts',
 )
 

@@ -110,6 +110,7 @@ def reproduce(
     command=None,
     plateau_restarts=0,
     fused_attention=False,
+    fused_gru=False,
 ):
     """Train every model and seed not yet finished, then write the report.
 
@@ -131,6 +132,9 @@ def reproduce(
     fused_attention : bool
         The attention model's
         :attr:`~seq2seq_lasagne.settings.RunSettings.fused_attention`.
+    fused_gru : bool
+        Both models'
+        :attr:`~seq2seq_lasagne.settings.RunSettings.fused_gru`.
 
     Returns
     -------
@@ -148,6 +152,8 @@ def reproduce(
         options['plateau_restarts'] = plateau_restarts
     if fused_attention:
         options['fused_attention'] = True
+    if fused_gru:
+        options['fused_gru'] = True
     with RunLock(out_dir):
         for model in models:
             trainer = None
@@ -160,6 +166,7 @@ def reproduce(
                         plateau_restarts if model == 'attention' else 0
                     ),
                     fused_attention=fused_attention and model == 'attention',
+                    fused_gru=fused_gru,
                 )
                 run_dir = _run_dir(out_dir, model, seed)
                 if _finished(load_metrics(run_dir), settings.samples):

@@ -122,6 +122,11 @@ class RunSettings:
     decoder_mask : bool
         Attention decoder ignores padded input positions (the notebook's
         does not).
+    fused_gru : bool
+        Every GRU's recurrence as one op,
+        :class:`~seq2seq_lasagne.layers.FusedGRULayer` (the same up to
+        float rounding; issue 14's speed lever, off in the notebook's
+        recipe).
     plateau_restarts : int
         Attention model: how many times a run still on the plateau after
         :data:`PLATEAU_SAMPLES` samples starts again from new weights and
@@ -151,6 +156,7 @@ class RunSettings:
     unroll_scan: bool = False
     fused_attention: bool = False
     decoder_mask: bool = False
+    fused_gru: bool = False
     plateau_restarts: int = 0
 
     def __post_init__(self):
@@ -232,6 +238,7 @@ class RunSettings:
             max_digits=self.max_digits,
             encoder=self.encoder,
             merge=self.merge,
+            fused_gru=self.fused_gru,
         )
         if self.model == 'attention':
             config.update(

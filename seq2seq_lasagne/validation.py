@@ -286,7 +286,7 @@ def check_model_config(config, source):
             % (source, model, ', '.join(MODELS))
         )
     ints = _CONFIG_INTS + (('aln_num_units',) if model == 'attention' else ())
-    flags = (
+    flags = ('fused_gru',) + (
         ('unroll_scan', 'fused_attention', 'decoder_mask')
         if model == 'attention'
         else ()

@@ -4,6 +4,7 @@ section 4)."""
 import numpy as np
 import pytest
 from original import printed_shapes, trainable_parameters
+from trains_alike import assert_trains_alike
 
 from seq2seq_lasagne.cli import main
 from seq2seq_lasagne.data_generator import get_batch
@@ -120,23 +121,10 @@ def test_fused_attention_trains_as_theanos_ops(short_attention):
     14's lever) and Theano's own ops give the same costs and weights up to
     float32 rounding."""
     from seq2seq_lasagne.settings import RunSettings
-    from seq2seq_lasagne.training import build_trainer
 
-    fused = build_trainer(
+    assert_trains_alike(
+        short_attention,
         RunSettings(
             model='attention', min_digits=3, max_digits=3, fused_attention=True
-        )
+        ),
     )
-    fused.compile(test=False)
-    rng = np.random.RandomState(11)
-    batches = [get_batch(50, 3, 3, rng=rng)[:3] for _ in range(10)]
-    runs = []
-    for trainer in (short_attention, fused):
-        trainer.reset(5)
-        costs = [trainer.train_step(x, y, xmask)[0] for x, xmask, y in batches]
-        runs.append((costs, trainer.shared_state()))
-    (costs, state), (fused_costs, fused_state) = runs
-    np.testing.assert_allclose(fused_costs, costs, rtol=2e-5)
-    assert costs[-1] < costs[0]
-    for got, want in zip(fused_state, state):
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)

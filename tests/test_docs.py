@@ -202,3 +202,12 @@ def test_attention_seeds_side_by_side(tmp_path, monkeypatch):
     assert lines[3] == '| 1 | 0.900 | 0.700 |'
     assert '| **median** | **0.850** | **0.500** |' in lines
     assert '| left the plateau | 2 of 2 | 1 of 2 |' in lines
+    # the baseline has no plateau: no such row
+    for name in ('a.json', 'b.json'):
+        data = json.loads((tmp_path / name).read_text())
+        data['baseline'] = dict(data.pop('attention'))
+        del data['baseline']['left_plateau']
+        (tmp_path / name).write_text(json.dumps(data))
+    lines = render_docs.baseline_seeds('a.json', 'b.json').splitlines()
+    assert lines[2] == '| 0 | 0.800 | 0.300 |'
+    assert not any('plateau' in line for line in lines)

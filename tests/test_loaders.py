@@ -172,6 +172,7 @@ def test_config_from_arbitrary_bytes(tmp_path, data):
             'aln_num_units': st.integers(-2, 5),
             'unroll_scan': json_values,
             'fused_attention': json_values,
+            'fused_gru': json_values,
         },
     )
 )

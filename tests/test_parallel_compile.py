@@ -42,7 +42,10 @@ CHILD = textwrap.dedent(
             os.path.basename(os.path.dirname(p)) for p in glob.glob(
                 os.path.join(theano.config.compiledir, '*', 'mod.cpp'))
         ),
-        'left': os.listdir(ahead) if os.path.isdir(ahead) else [],
+        'left': sorted(
+            set(os.listdir(ahead) if os.path.isdir(ahead) else [])
+            - {parallel_compile.MARKER}
+        ),
     }))
     """
 )
@@ -103,3 +106,20 @@ def test_modules_come_from_the_pool_and_stay_theanos(tmp_path):
     again = _child(tmp_path / 'a', parallel=False)
     assert again['modules'] == together['modules']
     assert again['values'] == together['values']
+
+
+@pytest.mark.parametrize('marked', [True, False])
+def test_theanos_cache_refresh_keeps_the_folder_only_when_marked(
+    tmp_path, marked
+):
+    """Theano's refresh deletes an empty folder of the compile directory:
+    the marker keeps the look-ahead folder from being one, so that two
+    processes on one cache do not race to delete it."""
+    from theano.gof.cmodule import ModuleCache
+
+    root = tmp_path / parallel_compile.FOLDER
+    root.mkdir()
+    if marked:
+        parallel_compile._mark(str(root))
+    ModuleCache(str(tmp_path), check_for_broken_eq=False).refresh()
+    assert root.is_dir() == marked

@@ -121,6 +121,7 @@ def test_the_threshold_applies_to_the_notebooks_settings_only():
     )
     assert plateau.applies(attention.replace(unroll_scan=True))
     assert plateau.applies(attention.replace(fused_attention=True))
+    assert plateau.applies(attention.replace(fused_gru=True))
     assert not plateau.applies(RunSettings(model='baseline'))
     for change in (
         {'min_digits': 3, 'max_digits': 3},

@@ -46,6 +46,14 @@ ENV = 'SEQ2SEQ_PARALLEL_COMPILE'
 FOLDER = 'seq2seq-lasagne-ahead'
 #: Folders left by a process that was killed are removed after this long.
 STALE_S = 3600
+#: A file always in FOLDER.  Theano's cache refresh deletes any empty
+#: folder of the compile directory; two processes sharing one that both
+#: found this folder empty raced, and the loser's refresh failed inside
+#: Theano (an optimization's traceback in the log).
+MARKER = 'README'
+_MARKER_TEXT = (
+    'Modules compiled ahead by seq2seq_lasagne.compat.parallel_compile.\n'
+)
 
 #: Per process: modules handed to the pool, and how each Theano call that
 #: compiles ended (tests and benchmarks read them).
@@ -92,6 +100,13 @@ class _Job:
             self.future.add_done_callback(lambda _: _remove(self.folder))
 
 
+def _mark(root):
+    marker = os.path.join(root, MARKER)
+    if not os.path.exists(marker):
+        with open(marker, 'w') as f:
+            f.write(_MARKER_TEXT)
+
+
 def _remove(folder):
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -116,6 +131,8 @@ def _remove_stale(root):
         return
     now = time.time()
     for name in names:
+        if name == MARKER:
+            continue
         path = os.path.join(root, name)
         try:
             if now - os.path.getmtime(path) > STALE_S:
@@ -189,6 +206,7 @@ def _look_ahead(graph, shipped, compiledir):
     root = os.path.join(compiledir, FOLDER)
     try:
         os.makedirs(root, exist_ok=True)
+        _mark(root)
     except OSError:
         return
     pool = _get_pool(root)

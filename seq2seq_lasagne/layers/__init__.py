@@ -1,6 +1,7 @@
 """Lasagne layers of the lab that Lasagne itself does not provide."""
 
 from .attention import LSTMAttentionDecodeFeedbackLayer
+from .gru import FusedGRULayer
 from .repeat import RepeatLayer
 
-__all__ = ['LSTMAttentionDecodeFeedbackLayer', 'RepeatLayer']
+__all__ = ['FusedGRULayer', 'LSTMAttentionDecodeFeedbackLayer', 'RepeatLayer']

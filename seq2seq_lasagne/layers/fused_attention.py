@@ -37,6 +37,8 @@ import theano
 import theano.tensor as T
 from theano.gradient import grad_undefined
 
+from .c_ops import FusedOp, as_float_tensor, same_dtype
+
 __all__ = [
     'AlignmentScores',
     'AlignmentScoresGrad',
@@ -44,51 +46,11 @@ __all__ = [
     'alignment_scores',
 ]
 
-#: The C code's version, in every op's cache key: Theano reuses a compiled
-#: module of the same version, so any change to the C code bumps it.
-_C_VERSION = (15,)
+#: The C code's version, in every op's cache key (see :class:`.FusedOp`).
+_C_VERSION = (16,)
 
-#: C helpers of every op here, one string so that Theano includes it once
-#: in a module of several of them: checks that name the op and the array,
-#: the outputs, the kernels.
+#: C helpers of the ops here: the kernels.
 _SUPPORT = """
-static int s2s_check(PyArrayObject* a, int ndim, const char* op,
-                     const char* what)
-{
-    if (PyArray_NDIM(a) != ndim) {
-        PyErr_Format(PyExc_ValueError, "%s: %s has %d dimensions, not %d",
-                     op, what, PyArray_NDIM(a), ndim);
-        return 1;
-    }
-    return 0;
-}
-
-static int s2s_output(PyArrayObject** out, int ndim, npy_intp* dims,
-                      int type_num)
-{
-    int i, same = *out != NULL && PyArray_NDIM(*out) == ndim
-        && PyArray_IS_C_CONTIGUOUS(*out) && PyArray_TYPE(*out) == type_num;
-    for (i = 0; same && i < ndim; ++i)
-        same = PyArray_DIMS(*out)[i] == dims[i];
-    if (same)
-        return 0;
-    Py_XDECREF(*out);
-    *out = (PyArrayObject*)PyArray_EMPTY(ndim, dims, type_num, 0);
-    return *out == NULL;
-}
-
-/* The kernels' arrays never overlap: __restrict__ says so, or GCC keeps
-   their loops scalar.  Kept out of line: inlined into the op's code, the
-   tanh loop was not vectorized (one scalar tanh call per value). */
-template <typename T>
-__attribute__((noinline)) static void s2s_tanh(T* __restrict__ x,
-                                               npy_intp n)
-{
-    npy_intp i;
-    for (i = 0; i < n; ++i)
-        x[i] = tanh(x[i]);
-}
-
 /* The alignment kernels take the alignment width A at run time (NA = 0)
    or, for the notebook's A = 20, at compile time (NA = 20): their loops
    over A are then unrolled and vectorized without remainders. */
@@ -258,32 +220,16 @@ _RELEASE = """
 
 
 def _as_float_tensor(x, ndim, name, op='alignment scores'):
-    x = T.as_tensor_variable(x)
-    if x.ndim != ndim or x.dtype not in ('float32', 'float64'):
-        raise TypeError(
-            '%s: %s must be a %d-dimensional float tensor, got %s'
-            % (op, name, ndim, x.type)
-        )
-    return x
+    return as_float_tensor(x, ndim, name, op)
 
 
 def _same_dtype(*xs, op='alignment scores'):
-    dtypes = {x.dtype for x in xs}
-    if len(dtypes) != 1:
-        raise TypeError(
-            '%s: inputs of one dtype expected, got %s'
-            % (op, ', '.join(sorted(dtypes)))
-        )
+    same_dtype(*xs, op=op)
 
 
-class _FusedOp(theano.Op):
-    """What the ops here share: their C helpers and their code's version."""
-
-    def c_support_code(self):
-        return _SUPPORT
-
-    def c_code_cache_version(self):
-        return _C_VERSION
+class _FusedOp(FusedOp):
+    c_kernels = _SUPPORT
+    c_version = _C_VERSION
 
 
 class AlignmentScores(_FusedOp):

@@ -20,7 +20,9 @@ from seq2seq_lasagne.layers import FusedGRULayer
 from seq2seq_lasagne.layers.fused_gru import (
     GRURecurrence,
     GRURecurrenceGrad,
+    _pack,
     gru_recurrence,
+    numpy_forward,
 )
 
 B, L, F = 5, 9, 4
@@ -160,6 +162,21 @@ def test_python_perform_equals_the_c_code(op_fn):
     args = op_inputs(20)
     for g, w in zip(py(*args), op_fn(*args)):
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-12)
+
+
+def test_the_c_code_saves_what_the_python_gradient_reads():
+    """The saved values' layout is the same in C and in Python: the
+    gradient's ``perform`` could run on what the C forward saved."""
+    x, h0, w, mask = T.dtensor3(), T.dmatrix(), T.dmatrix(), T.dmatrix()
+    op = GRURecurrence(backwards=False, masked=True)
+    fn = theano.function([x, h0, w, mask], op(x, h0, w, mask))
+    args = op_inputs(26)[:4]
+    states, saved = fn(*args)
+    want_states, want_saved = numpy_forward(*args)
+    np.testing.assert_allclose(states, want_states, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(
+        saved, _pack(want_saved), rtol=1e-11, atol=1e-12
+    )
 
 
 def test_strided_inputs_are_read_as_the_arrays_they_view(op_fn):
